@@ -1,0 +1,41 @@
+//! The availability handle shared by everything in redis-gate.
+//!
+//! Whoever watches a dependency (the Redis monitor, a test, your own code) owns an
+//! [`AvailabilityReporter`] and writes what it sees. Everybody else holds an [`Availability`]:
+//! a read-only handle that is cheap to clone, answers [`Availability::is_available`] with a
+//! single atomic load, and can be followed with [`Availability::subscribe`].
+//!
+//! ```
+//! use redis_gate_core::{AvailabilityReporter, Status};
+//!
+//! let reporter = AvailabilityReporter::new("redis");
+//! let redis = reporter.availability();
+//! assert_eq!(redis.status(), Status::Connecting);
+//! assert!(!redis.is_available());
+//!
+//! reporter.set_status(Status::Connected);
+//! assert!(redis.is_available());
+//!
+//! // An operator takes the dependency out of service, whatever the monitor says.
+//! reporter.mark_unavailable("maintenance");
+//! assert!(!redis.is_available());
+//! assert_eq!(redis.status(), Status::Connected);
+//! ```
+//!
+//! This crate knows nothing about Redis or HTTP; the layers live in `redis-gate-tower` and the
+//! monitor in `redis-gate-deadpool`.
+
+#![forbid(unsafe_code)]
+
+mod reporter;
+mod sanitize;
+mod snapshot;
+mod status;
+
+pub use reporter::{Availability, AvailabilityReporter, Subscription};
+pub use sanitize::sanitize_error;
+pub use snapshot::Snapshot;
+pub use status::{Reading, Status};
+
+/// The name a reporter gets from [`AvailabilityReporter::default`].
+pub const DEFAULT_NAME: &str = "redis";

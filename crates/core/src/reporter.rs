@@ -1,0 +1,410 @@
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::{DEFAULT_NAME, Reading, Snapshot, Status, sanitize_error};
+
+/// The writing side of the handle, owned by whoever watches the dependency.
+///
+/// Every method takes `&self`, so a monitor task and an operator endpoint can share one reporter
+/// behind an `Arc`. Subscribers wake only when the [`Reading`] changes (status or override); the
+/// other details (attempts, last error, next retry) update silently.
+pub struct AvailabilityReporter {
+    state: Arc<AtomicU8>,
+    tx: watch::Sender<Snapshot>,
+}
+
+/// The reading side of the handle: `Clone + Send + Sync`, never blocks, and cloning it is one
+/// reference-count increment.
+///
+/// Dropping the reporter leaves the last reading in place and ends every [`Subscription`].
+#[derive(Clone)]
+pub struct Availability {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Arc<AtomicU8>,
+    rx: watch::Receiver<Snapshot>,
+}
+
+/// A stream of transitions, from [`Availability::subscribe`].
+pub struct Subscription {
+    rx: watch::Receiver<Snapshot>,
+}
+
+impl AvailabilityReporter {
+    /// A reporter for the dependency called `name`, starting in [`Status::Connecting`].
+    pub fn new(name: impl Into<Arc<str>>) -> AvailabilityReporter {
+        let snapshot = Snapshot::new(name.into());
+        let state = Arc::new(AtomicU8::new(snapshot.reading.bits()));
+        let (tx, _) = watch::channel(snapshot);
+        AvailabilityReporter { state, tx }
+    }
+
+    /// A read handle on this reporter's dependency.
+    pub fn availability(&self) -> Availability {
+        Availability {
+            shared: Arc::new(Shared {
+                state: Arc::clone(&self.state),
+                rx: self.tx.subscribe(),
+            }),
+        }
+    }
+
+    /// Records a new status. Returns `true` if the reading changed (and subscribers were woken).
+    ///
+    /// Becoming [`Status::Connected`] starts the uptime clock, resets the attempt count and
+    /// clears the next retry; leaving it stops the uptime clock.
+    pub fn set_status(&self, status: Status) -> bool {
+        self.update(|snapshot| {
+            let was = snapshot.reading.status();
+            snapshot.reading = Reading::new(status, snapshot.reading.is_overridden());
+            if status == Status::Connected && was != Status::Connected {
+                snapshot.connected_since = Some(Instant::now());
+                snapshot.attempts = 0;
+                snapshot.next_retry_at = None;
+            } else if status != Status::Connected {
+                snapshot.connected_since = None;
+            }
+        })
+    }
+
+    /// Records a failed attempt: counts it, keeps `error` (sanitized with [`sanitize_error`]) as
+    /// the last error, and remembers when the next attempt is due. Does not change the status.
+    pub fn record_failure(&self, error: &str, next_retry_at: Option<Instant>) {
+        let error: Arc<str> = sanitize_error(error).into();
+        self.update(|snapshot| {
+            snapshot.attempts = snapshot.attempts.saturating_add(1);
+            snapshot.last_error = Some(error);
+            snapshot.next_retry_at = next_retry_at;
+        });
+    }
+
+    /// Remembers when the next attempt is due, or that none is scheduled.
+    pub fn set_next_retry(&self, next_retry_at: Option<Instant>) {
+        self.update(|snapshot| snapshot.next_retry_at = next_retry_at);
+    }
+
+    /// Operator override: marks the dependency unavailable (maintenance, draining) until
+    /// [`clear_override`](Self::clear_override), whatever status the monitor reports meanwhile.
+    pub fn mark_unavailable(&self, reason: &str) -> bool {
+        let reason: Arc<str> = sanitize_error(reason).into();
+        self.update(|snapshot| {
+            snapshot.reading = Reading::new(snapshot.reading.status(), true);
+            snapshot.override_reason = Some(reason);
+        })
+    }
+
+    /// Lifts the operator override; the monitor's status applies again.
+    pub fn clear_override(&self) -> bool {
+        self.update(|snapshot| {
+            snapshot.reading = Reading::new(snapshot.reading.status(), false);
+            snapshot.override_reason = None;
+        })
+    }
+
+    /// The current reading: one atomic load.
+    pub fn reading(&self) -> Reading {
+        Reading::from_bits(self.state.load(Ordering::Acquire))
+    }
+
+    /// A copy of everything the handle knows now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.tx.borrow().clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Snapshot)) -> bool {
+        self.tx.send_if_modified(|snapshot| {
+            let before = snapshot.reading;
+            change(snapshot);
+            let transition = snapshot.reading != before;
+            if transition {
+                snapshot.changed_at = Instant::now();
+                self.state.store(snapshot.reading.bits(), Ordering::Release);
+            }
+            transition
+        })
+    }
+}
+
+impl Default for AvailabilityReporter {
+    /// A reporter named `"redis"`.
+    fn default() -> Self {
+        AvailabilityReporter::new(DEFAULT_NAME)
+    }
+}
+
+impl fmt::Debug for AvailabilityReporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AvailabilityReporter")
+            .field("name", &&*self.tx.borrow().name)
+            .field("reading", &self.reading())
+            .finish()
+    }
+}
+
+impl Availability {
+    /// True when the dependency is connected and not overridden: one atomic load, no lock, no
+    /// allocation, no await.
+    #[inline]
+    pub fn is_available(&self) -> bool {
+        self.reading().is_available()
+    }
+
+    /// The monitor's status: one atomic load.
+    #[inline]
+    pub fn status(&self) -> Status {
+        self.reading().status()
+    }
+
+    /// Status and override together: one atomic load.
+    #[inline]
+    pub fn reading(&self) -> Reading {
+        Reading::from_bits(self.shared.state.load(Ordering::Acquire))
+    }
+
+    /// The dependency's name. Takes the snapshot's read lock briefly.
+    pub fn name(&self) -> Arc<str> {
+        Arc::clone(&self.shared.rx.borrow().name)
+    }
+
+    /// A copy of everything the handle knows now. Takes the snapshot's read lock briefly.
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.rx.borrow().clone()
+    }
+
+    /// Time until the monitor's next scheduled retry, if one is scheduled, without copying the
+    /// snapshot. `RequireRedis` uses it for `Retry-After`.
+    pub fn retry_in(&self) -> Option<Duration> {
+        let next = self.shared.rx.borrow().next_retry_at;
+        next.map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Follows transitions from now on: [`Subscription::changed`] resolves at the next change of
+    /// the [`Reading`], not at the current one.
+    pub fn subscribe(&self) -> Subscription {
+        let mut rx = self.shared.rx.clone();
+        rx.mark_unchanged();
+        Subscription { rx }
+    }
+}
+
+impl fmt::Debug for Availability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Availability")
+            .field("name", &&*self.shared.rx.borrow().name)
+            .field("reading", &self.reading())
+            .finish()
+    }
+}
+
+impl Subscription {
+    /// Waits for the next transition and returns the snapshot taken at it, or `None` once the
+    /// reporter is gone.
+    ///
+    /// ```
+    /// use redis_gate_core::{AvailabilityReporter, Status};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let reporter = AvailabilityReporter::default();
+    /// let mut changes = reporter.availability().subscribe();
+    ///
+    /// reporter.set_status(Status::Connected);
+    /// let snapshot = changes.changed().await.unwrap();
+    /// assert_eq!(snapshot.status(), Status::Connected);
+    ///
+    /// drop(reporter);
+    /// assert!(changes.changed().await.is_none());
+    /// # }
+    /// ```
+    pub async fn changed(&mut self) -> Option<Snapshot> {
+        self.rx.changed().await.ok()?;
+        Some(self.rx.borrow_and_update().clone())
+    }
+
+    /// The latest snapshot, without waiting and without marking it seen.
+    pub fn snapshot(&self) -> Snapshot {
+        self.rx.borrow().clone()
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    /// True if `future` would complete right now.
+    fn is_ready<F: Future>(future: F) -> bool {
+        let mut future = pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        matches!(future.as_mut().poll(&mut cx), Poll::Ready(_))
+    }
+
+    #[test]
+    fn starts_connecting_and_unavailable() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        assert_eq!(redis.status(), Status::Connecting);
+        assert!(!redis.is_available());
+        assert_eq!(&*redis.name(), "redis");
+        assert_eq!(redis.snapshot().attempts(), 0);
+    }
+
+    #[test]
+    fn transitions_through_every_status() {
+        let reporter = AvailabilityReporter::new("cache");
+        let redis = reporter.availability();
+        for (status, available) in [
+            (Status::Connected, true),
+            (Status::Disconnected, false),
+            (Status::Failed, false),
+            (Status::Connected, true),
+            (Status::Connecting, false),
+        ] {
+            assert!(reporter.set_status(status));
+            assert_eq!(redis.status(), status);
+            assert_eq!(redis.is_available(), available);
+            assert_eq!(redis.snapshot().status(), status);
+        }
+        assert_eq!(redis.snapshot().name(), "cache");
+    }
+
+    #[test]
+    fn same_status_write_is_not_a_transition() {
+        let reporter = AvailabilityReporter::default();
+        assert!(reporter.set_status(Status::Disconnected));
+        let changed_at = reporter.snapshot().changed_at();
+        assert!(!reporter.set_status(Status::Disconnected));
+        assert_eq!(reporter.snapshot().changed_at(), changed_at);
+    }
+
+    #[test]
+    fn failures_count_attempts_and_connecting_resets_them() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        let retry_at = Instant::now() + Duration::from_secs(5);
+        reporter.record_failure("connection refused", Some(retry_at));
+        reporter.record_failure("connection refused", Some(retry_at));
+        let snapshot = redis.snapshot();
+        assert_eq!(snapshot.attempts(), 2);
+        assert_eq!(snapshot.last_error(), Some("connection refused"));
+        assert_eq!(snapshot.next_retry_at(), Some(retry_at));
+        assert!(redis.retry_in().unwrap() > Duration::from_secs(4));
+
+        reporter.set_status(Status::Connected);
+        let snapshot = redis.snapshot();
+        assert_eq!(snapshot.attempts(), 0);
+        assert_eq!(snapshot.next_retry_at(), None);
+        assert!(snapshot.connected_since().is_some());
+        assert_eq!(snapshot.last_error(), Some("connection refused"));
+
+        reporter.set_status(Status::Disconnected);
+        assert_eq!(redis.snapshot().connected_since(), None);
+    }
+
+    #[test]
+    fn last_error_never_keeps_a_password() {
+        let reporter = AvailabilityReporter::default();
+        reporter.record_failure("cannot reach redis://app:hunter2@cache:6379", None);
+        let error = reporter.snapshot().last_error().unwrap().to_owned();
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn override_beats_connected_and_survives_monitor_writes() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        reporter.set_status(Status::Connected);
+
+        assert!(reporter.mark_unavailable("draining"));
+        assert!(!redis.is_available());
+        assert!(redis.reading().is_overridden());
+        assert_eq!(redis.snapshot().override_reason(), Some("draining"));
+
+        reporter.set_status(Status::Disconnected);
+        reporter.set_status(Status::Connected);
+        assert!(!redis.is_available());
+        assert_eq!(redis.status(), Status::Connected);
+
+        assert!(reporter.clear_override());
+        assert!(redis.is_available());
+        assert_eq!(redis.snapshot().override_reason(), None);
+    }
+
+    #[test]
+    fn clearing_an_override_does_not_make_a_down_dependency_available() {
+        let reporter = AvailabilityReporter::default();
+        reporter.mark_unavailable("maintenance");
+        reporter.set_status(Status::Failed);
+        reporter.clear_override();
+        assert!(!reporter.availability().is_available());
+        assert_eq!(reporter.reading().status(), Status::Failed);
+    }
+
+    #[tokio::test]
+    async fn subscribers_wake_on_transitions_only() {
+        let reporter = AvailabilityReporter::default();
+        let mut changes = reporter.availability().subscribe();
+        assert!(!is_ready(changes.changed()), "no transition yet");
+
+        reporter.set_status(Status::Connecting);
+        reporter.record_failure("refused", Some(Instant::now()));
+        reporter.set_next_retry(None);
+        assert!(
+            !is_ready(changes.changed()),
+            "same-status writes must not wake"
+        );
+
+        reporter.set_status(Status::Connected);
+        let snapshot = changes.changed().await.unwrap();
+        assert_eq!(snapshot.status(), Status::Connected);
+        assert!(!is_ready(changes.changed()), "a transition wakes once");
+
+        reporter.mark_unavailable("maintenance");
+        assert!(changes.changed().await.unwrap().reading().is_overridden());
+        assert!(!reporter.mark_unavailable("maintenance again"));
+        assert!(!is_ready(changes.changed()));
+    }
+
+    #[tokio::test]
+    async fn subscription_sees_only_later_transitions() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Connected);
+        let mut changes = reporter.availability().subscribe();
+        assert!(!is_ready(changes.changed()));
+        assert_eq!(changes.snapshot().status(), Status::Connected);
+    }
+
+    #[tokio::test]
+    async fn subscription_ends_when_reporter_is_dropped() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        reporter.set_status(Status::Connected);
+        let mut changes = redis.subscribe();
+        drop(reporter);
+        assert!(changes.changed().await.is_none());
+        assert!(redis.is_available(), "the last reading stays in place");
+    }
+
+    #[test]
+    fn handles_are_send_sync_and_cheap_to_clone() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+        assert_send_sync::<Availability>();
+        fn assert_send_sync_reporter<T: Send + Sync>() {}
+        assert_send_sync_reporter::<AvailabilityReporter>();
+    }
+}

@@ -1,0 +1,30 @@
+//! Tower layers on a redis-gate [`Availability`](redis_gate_core::Availability) handle.
+//!
+//! | layer | while Redis is available | while it is not |
+//! |---|---|---|
+//! | [`RequireRedisLayer`] | calls the inner service | `503` + `Retry-After`, inner service not called |
+//! | [`CheckRedisLayer`] | calls the inner service with a [`Reading`](redis_gate_core::Reading) extension | the same: the handler decides |
+//! | [`ReadinessProbeLayer`] | answers `/health`, `/ready`, … and passes the rest | readiness says `NOT_READY` (`503`) |
+//!
+//! All three read one atomic byte per request and never talk to Redis; none logs per request.
+//! They are generic over request and response bodies, keep the inner service's error type, and
+//! work with axum's `Router::layer` and `route_layer`, tonic's `Server::layer`, and hyper.
+//!
+//! Layer order matters: put [`ReadinessProbeLayer`] outside [`RequireRedisLayer`] (first in a
+//! `ServiceBuilder`, last in axum's `.layer` chain) so probes are answered before the gate can
+//! reject them.
+
+#![forbid(unsafe_code)]
+
+mod body;
+mod future;
+
+pub mod check;
+pub mod probe;
+pub mod require;
+
+pub use body::GateBody;
+pub use check::{CheckRedis, CheckRedisLayer};
+pub use future::ResponseFuture;
+pub use probe::{ReadinessProbe, ReadinessProbeLayer};
+pub use require::{Rejection, RequireRedis, RequireRedisLayer};

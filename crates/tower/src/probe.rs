@@ -1,0 +1,388 @@
+//! Liveness and readiness endpoints that read availability handles and never do I/O.
+//!
+//! [`ReadinessProbe`] answers its own paths and passes every other request to the inner service
+//! untouched. Defaults:
+//!
+//! | path | answers |
+//! |---|---|
+//! | `/health`, `/health/live` | liveness: always `200 {"status":"UP"}`, never looks at Redis |
+//! | `/ready`, `/healthz`, `/health/ready` | readiness, from the checks |
+//! | `/health/dependencies` | details; **off** until [`ReadinessProbeLayer::details_path`] |
+//!
+//! Readiness answers `200 {"status":"UP","ready":true,"checks":{"redis":"UP"}}` when every check
+//! is available, `503 {"status":"NOT_READY","ready":false,...}` when a required one is not, and
+//! `200 {"status":"DEGRADED","ready":true,...}` when only optional ones are down. Probe paths
+//! answer `GET` and `HEAD`; other methods get `405` with `Allow: GET, HEAD`. Paths match exactly:
+//! `/ready/`, `//ready` and `/READY` are not probe paths and go to the inner service. Every probe
+//! response carries `Cache-Control: no-store`.
+//!
+//! Whether Redis belongs in readiness at all is a trade-off: every replica shares it, so when it
+//! goes down a readiness check that requires it takes the whole fleet out of the load balancer at
+//! once. Require it only when the service is useless without it; otherwise make the check
+//! [`optional`](ReadinessProbeLayer::optional) and gate the routes that need Redis with
+//! `RequireRedis`. Liveness never depends on Redis: restarting a healthy process does not bring
+//! Redis back.
+//!
+//! ```
+//! use std::convert::Infallible;
+//!
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::{BodyExt, Empty};
+//! use redis_gate_core::{AvailabilityReporter, Status};
+//! use redis_gate_tower::{ReadinessProbeLayer, RequireRedisLayer};
+//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Infallible> {
+//! let reporter = AvailabilityReporter::default();
+//! let redis = reporter.availability();
+//! // The probe goes outside the gate, so it answers its paths before the gate sees them.
+//! let mut app = ServiceBuilder::new()
+//!     .layer(ReadinessProbeLayer::new().require(redis.clone()))
+//!     .layer(RequireRedisLayer::new(redis))
+//!     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
+//!         Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+//!     }));
+//!
+//! let get = |path| Request::get(path).body(Empty::new()).unwrap();
+//! let res = app.ready().await?.call(get("/health")).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//!
+//! let res = app.ready().await?.call(get("/ready")).await?;
+//! assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! let body = res.into_body().collect().await?.to_bytes();
+//! assert_eq!(body, r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#);
+//!
+//! reporter.set_status(Status::Connected);
+//! let res = app.ready().await?.call(get("/ready")).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::header::ALLOW;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use redis_gate_core::{Availability, Snapshot};
+use serde_json::json;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::{json_response, json_string, no_store};
+use crate::{GateBody, ResponseFuture};
+
+/// The liveness paths a new [`ReadinessProbeLayer`] answers.
+pub const DEFAULT_LIVENESS_PATHS: [&str; 2] = ["/health", "/health/live"];
+/// The readiness paths a new [`ReadinessProbeLayer`] answers.
+pub const DEFAULT_READINESS_PATHS: [&str; 3] = ["/ready", "/healthz", "/health/ready"];
+/// The conventional details path, for [`ReadinessProbeLayer::details_path`].
+pub const DEFAULT_DETAILS_PATH: &str = "/health/dependencies";
+
+const LIVENESS_BODY: &[u8] = br#"{"status":"UP"}"#;
+
+/// Layer that applies [`ReadinessProbe`]. See the [module docs](self) for the defaults.
+#[derive(Clone)]
+pub struct ReadinessProbeLayer {
+    probe: Probe,
+}
+
+/// Middleware that answers liveness, readiness and (optionally) details paths from availability
+/// handles, and passes every other request to the inner service.
+#[derive(Clone)]
+pub struct ReadinessProbe<S> {
+    inner: S,
+    probe: Arc<Probe>,
+}
+
+#[derive(Clone)]
+struct Probe {
+    liveness: Vec<Box<str>>,
+    readiness: Vec<Box<str>>,
+    details: Option<Box<str>>,
+    checks: Vec<Check>,
+}
+
+#[derive(Clone)]
+struct Check {
+    availability: Availability,
+    required: bool,
+    /// The check's name as a JSON string, quotes included.
+    json_name: Box<str>,
+}
+
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Liveness,
+    Readiness,
+    Details,
+}
+
+impl ReadinessProbeLayer {
+    /// A probe on the default paths, with no checks yet: readiness is `UP` until you add some.
+    pub fn new() -> Self {
+        ReadinessProbeLayer {
+            probe: Probe {
+                liveness: DEFAULT_LIVENESS_PATHS.map(Box::from).into(),
+                readiness: DEFAULT_READINESS_PATHS.map(Box::from).into(),
+                details: None,
+                checks: Vec::new(),
+            },
+        }
+    }
+
+    /// Adds a required check: readiness fails while `availability` is unavailable. The check is
+    /// named after the handle (`"redis"` by default).
+    pub fn require(self, availability: Availability) -> Self {
+        self.check(availability, true)
+    }
+
+    /// Adds an optional check: while `availability` is down readiness stays `200` but says
+    /// `DEGRADED`.
+    pub fn optional(self, availability: Availability) -> Self {
+        self.check(availability, false)
+    }
+
+    /// Replaces the liveness paths; an empty list turns liveness off.
+    pub fn liveness_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<str>,
+    {
+        self.probe.liveness = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        self
+    }
+
+    /// Replaces the readiness paths; an empty list turns readiness off.
+    pub fn readiness_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<str>,
+    {
+        self.probe.readiness = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        self
+    }
+
+    /// Turns on the details endpoint at `path` (conventionally [`DEFAULT_DETAILS_PATH`]).
+    ///
+    /// It reports, per check: status word, availability, whether it is required, failed attempts,
+    /// the last error (sanitized by the handle: never a password), seconds connected, and seconds
+    /// until the next retry. It always answers `200`; readiness is what decides. Expose it only
+    /// where operators, not the public, can reach it.
+    pub fn details_path(mut self, path: &str) -> Self {
+        self.probe.details = Some(path.into());
+        self
+    }
+
+    fn check(mut self, availability: Availability, required: bool) -> Self {
+        let json_name = json_string(&availability.name()).into();
+        self.probe.checks.push(Check {
+            availability,
+            required,
+            json_name,
+        });
+        self
+    }
+}
+
+impl Default for ReadinessProbeLayer {
+    fn default() -> Self {
+        ReadinessProbeLayer::new()
+    }
+}
+
+impl<S> Layer<S> for ReadinessProbeLayer {
+    type Service = ReadinessProbe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ReadinessProbe {
+            inner,
+            probe: Arc::new(self.probe.clone()),
+        }
+    }
+}
+
+impl<S> ReadinessProbe<S> {
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ReadinessProbe<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<GateBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        match self.probe.endpoint(req.uri().path()) {
+            None => ResponseFuture::inner(self.inner.call(req)),
+            Some(endpoint) => ResponseFuture::early(self.probe.answer(endpoint, req.method())),
+        }
+    }
+}
+
+impl Probe {
+    fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        let listed = |paths: &[Box<str>]| paths.iter().any(|p| **p == *path);
+        if listed(&self.liveness) {
+            Some(Endpoint::Liveness)
+        } else if listed(&self.readiness) {
+            Some(Endpoint::Readiness)
+        } else if self.details.as_deref() == Some(path) {
+            Some(Endpoint::Details)
+        } else {
+            None
+        }
+    }
+
+    fn answer<B>(&self, endpoint: Endpoint, method: &Method) -> Response<GateBody<B>> {
+        if method != Method::GET && method != Method::HEAD {
+            let mut res = Response::new(GateBody::full(Bytes::new()));
+            *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            let headers = res.headers_mut();
+            headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            headers.insert(http::header::CACHE_CONTROL, no_store());
+            return res;
+        }
+        let (status, json) = match endpoint {
+            Endpoint::Liveness => (StatusCode::OK, Bytes::from_static(LIVENESS_BODY)),
+            Endpoint::Readiness => self.readiness(),
+            Endpoint::Details => (StatusCode::OK, self.details()),
+        };
+        if method == Method::HEAD {
+            return json_response(status, Bytes::new());
+        }
+        json_response(status, json)
+    }
+
+    /// The readiness verdict for `up`, one entry per check in order.
+    fn verdict(&self, up: &[bool]) -> (StatusCode, &'static str, bool) {
+        let down = |required: bool| {
+            self.checks
+                .iter()
+                .zip(up)
+                .any(|(check, up)| check.required == required && !up)
+        };
+        if down(true) {
+            (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", false)
+        } else if down(false) {
+            (StatusCode::OK, "DEGRADED", true)
+        } else {
+            (StatusCode::OK, "UP", true)
+        }
+    }
+
+    fn readiness(&self) -> (StatusCode, Bytes) {
+        // Read each handle once, so the verdict and the list agree even mid-transition.
+        let up: Vec<bool> = self
+            .checks
+            .iter()
+            .map(|check| check.availability.is_available())
+            .collect();
+        let (status, word, ready) = self.verdict(&up);
+
+        let mut json = BytesMut::with_capacity(64 + 24 * self.checks.len());
+        json.extend_from_slice(br#"{"status":""#);
+        json.extend_from_slice(word.as_bytes());
+        json.extend_from_slice(if ready {
+            br#"","ready":true,"checks":{"#
+        } else {
+            br#"","ready":false,"checks":{"#
+        });
+        for (i, (check, up)) in self.checks.iter().zip(&up).enumerate() {
+            if i > 0 {
+                json.extend_from_slice(b",");
+            }
+            json.extend_from_slice(check.json_name.as_bytes());
+            json.extend_from_slice(if *up { br#":"UP""# } else { br#":"DOWN""# });
+        }
+        json.extend_from_slice(b"}}");
+        (status, json.freeze())
+    }
+
+    fn details(&self) -> Bytes {
+        let snapshots: Vec<Snapshot> = self
+            .checks
+            .iter()
+            .map(|check| check.availability.snapshot())
+            .collect();
+        let up: Vec<bool> = snapshots.iter().map(Snapshot::is_available).collect();
+        let (_, word, ready) = self.verdict(&up);
+        let checks: serde_json::Map<String, serde_json::Value> = self
+            .checks
+            .iter()
+            .zip(&snapshots)
+            .map(|(check, snap)| {
+                let detail = json!({
+                    "status": snap.reading().as_str(),
+                    "available": snap.is_available(),
+                    "required": check.required,
+                    "attempts": snap.attempts(),
+                    "lastError": snap.last_error(),
+                    "connectedForSeconds": snap.uptime().map(|d| d.as_secs()),
+                    "nextRetryInSeconds": snap.retry_in().map(|d| d.as_secs_f64().ceil() as u64),
+                    "override": snap.override_reason(),
+                });
+                (snap.name().to_owned(), detail)
+            })
+            .collect();
+        let body = json!({ "status": word, "ready": ready, "checks": checks });
+        Bytes::from(body.to_string())
+    }
+}
+
+impl fmt::Debug for ReadinessProbeLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadinessProbeLayer")
+            .field("probe", &self.probe)
+            .finish()
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for ReadinessProbe<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadinessProbe")
+            .field("inner", &self.inner)
+            .field("probe", &self.probe)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let checks: Vec<_> = self
+            .checks
+            .iter()
+            .map(|c| (&*c.json_name, c.required))
+            .collect();
+        f.debug_struct("Probe")
+            .field("liveness", &self.liveness)
+            .field("readiness", &self.readiness)
+            .field("details", &self.details)
+            .field("checks", &checks)
+            .finish()
+    }
+}

@@ -1,0 +1,566 @@
+//! Answer `503 Service Unavailable` at once while Redis is unavailable.
+//!
+//! ```
+//! use std::convert::Infallible;
+//!
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::{BodyExt, Empty};
+//! use redis_gate_core::{AvailabilityReporter, Status};
+//! use redis_gate_tower::RequireRedisLayer;
+//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Infallible> {
+//! let reporter = AvailabilityReporter::default();
+//! let mut service = ServiceBuilder::new()
+//!     .layer(RequireRedisLayer::new(reporter.availability()).error_code("TICKETS_NOT_READY"))
+//!     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
+//!         Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+//!     }));
+//!
+//! // Redis is still connecting: the handler is not called.
+//! let res = service.ready().await?.call(Request::new(Empty::new())).await?;
+//! assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! assert_eq!(res.headers()["retry-after"], "1");
+//! let body = res.into_body().collect().await?.to_bytes();
+//! assert_eq!(
+//!     body,
+//!     r#"{"error":"Service Temporarily Unavailable","errorCode":"TICKETS_NOT_READY","status":"connecting","retryAfter":1}"#
+//! );
+//!
+//! reporter.set_status(Status::Connected);
+//! let res = service.ready().await?.call(Request::new(Empty::new())).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CACHE_CONTROL, RETRY_AFTER};
+use http::{HeaderValue, Request, Response, StatusCode};
+use redis_gate_core::{Availability, Reading, Status};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::{json_response, json_string, no_store};
+use crate::{GateBody, ResponseFuture};
+
+/// The error message of the default body.
+pub const DEFAULT_ERROR: &str = "Service Temporarily Unavailable";
+/// The error code of the default body.
+pub const DEFAULT_ERROR_CODE: &str = "REDIS_UNAVAILABLE";
+
+/// Layer that applies [`RequireRedis`]: requests pass while the handle is available and get a
+/// `503` with `Retry-After` at once while it is not.
+///
+/// Defaults: `Retry-After` is the number of seconds until the monitor's next scheduled retry,
+/// clamped to `1..=30`; the body is
+/// `{"error":"Service Temporarily Unavailable","errorCode":"REDIS_UNAVAILABLE","status":"<status>","retryAfter":<n>}`
+/// where `<status>` is `connecting`, `disconnected`, `failed`, or `maintenance` while an operator
+/// override is in force. The body never carries the handle's last error.
+#[derive(Clone)]
+pub struct RequireRedisLayer {
+    gate: Gate,
+}
+
+/// Middleware that passes requests to the inner service only while Redis is available.
+///
+/// See [`RequireRedisLayer`] for the response it gives otherwise.
+#[derive(Clone)]
+pub struct RequireRedis<S> {
+    inner: S,
+    gate: Arc<Gate>,
+}
+
+/// What a custom responder (see [`RequireRedisLayer::respond_with`]) learns about a rejection.
+#[derive(Clone, Copy, Debug)]
+pub struct Rejection {
+    reading: Reading,
+    retry_after: u64,
+}
+
+impl Rejection {
+    /// The handle's reading when the request arrived.
+    pub fn reading(&self) -> Reading {
+        self.reading
+    }
+
+    /// The number of seconds the layer puts in `Retry-After`.
+    pub fn retry_after(&self) -> u64 {
+        self.retry_after
+    }
+}
+
+type Responder = Arc<dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync>;
+
+#[derive(Clone)]
+struct Gate {
+    availability: Availability,
+    retry_after: RetryAfter,
+    exempt: Vec<Exempt>,
+    error: Arc<str>,
+    error_code: Arc<str>,
+    body: Body,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RetryAfter {
+    UntilNextRetry { min: u64, max: u64 },
+    Fixed(u64),
+}
+
+#[derive(Clone, Debug)]
+enum Exempt {
+    Exact(Box<str>),
+    Prefix(Box<str>),
+}
+
+#[derive(Clone)]
+enum Body {
+    /// The JSON up to and including `"retryAfter":`, one per status word, so a rejection only
+    /// appends a number.
+    Json(Arc<[Bytes; 4]>),
+    Custom(Responder),
+}
+
+impl RequireRedisLayer {
+    /// Gate on `availability`, with the default response.
+    pub fn new(availability: Availability) -> Self {
+        let error: Arc<str> = DEFAULT_ERROR.into();
+        let error_code: Arc<str> = DEFAULT_ERROR_CODE.into();
+        let body = Body::json(&error, &error_code);
+        RequireRedisLayer {
+            gate: Gate {
+                availability,
+                retry_after: RetryAfter::UntilNextRetry { min: 1, max: 30 },
+                exempt: Vec::new(),
+                error,
+                error_code,
+                body,
+            },
+        }
+    }
+
+    /// Sets `errorCode` in the default body, for clients that branch on it.
+    pub fn error_code(mut self, code: &str) -> Self {
+        self.gate.error_code = code.into();
+        self.rebuild_body();
+        self
+    }
+
+    /// Sets `error` in the default body.
+    pub fn error_message(mut self, message: &str) -> Self {
+        self.gate.error = message.into();
+        self.rebuild_body();
+        self
+    }
+
+    /// Bounds the default `Retry-After` (seconds until the monitor's next retry). The lower bound
+    /// is raised to 1 if lower, and the upper bound to the lower if it is below it.
+    pub fn retry_after_range(mut self, range: RangeInclusive<u64>) -> Self {
+        let min = (*range.start()).max(1);
+        let max = (*range.end()).max(min);
+        self.gate.retry_after = RetryAfter::UntilNextRetry { min, max };
+        self
+    }
+
+    /// Always answers `Retry-After: seconds` (at least 1).
+    pub fn retry_after_fixed(mut self, seconds: u64) -> Self {
+        self.gate.retry_after = RetryAfter::Fixed(seconds.max(1));
+        self
+    }
+
+    /// Lets requests for exactly `path` through even while Redis is down.
+    pub fn exempt(mut self, path: &str) -> Self {
+        self.gate.exempt.push(Exempt::Exact(path.into()));
+        self
+    }
+
+    /// Lets requests under `prefix` through even while Redis is down. Matching respects path
+    /// segments: `/internal` exempts `/internal` and `/internal/jobs`, not `/internals`.
+    pub fn exempt_prefix(mut self, prefix: &str) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        self.gate.exempt.push(Exempt::Prefix(prefix.into()));
+        self
+    }
+
+    /// Builds rejections with `responder` instead of the default JSON body. The layer still adds
+    /// `Retry-After` and `Cache-Control: no-store` when the responder leaves them out.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Response, StatusCode};
+    /// use redis_gate_core::AvailabilityReporter;
+    /// use redis_gate_tower::RequireRedisLayer;
+    ///
+    /// let reporter = AvailabilityReporter::default();
+    /// let layer = RequireRedisLayer::new(reporter.availability()).respond_with(|rejection| {
+    ///     let mut res = Response::new(Bytes::from(format!("down: {}", rejection.reading())));
+    ///     *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    ///     res
+    /// });
+    /// # drop(layer);
+    /// ```
+    pub fn respond_with<F>(mut self, responder: F) -> Self
+    where
+        F: Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.gate.body = Body::Custom(Arc::new(responder));
+        self
+    }
+
+    fn rebuild_body(&mut self) {
+        if let Body::Json(_) = self.gate.body {
+            self.gate.body = Body::json(&self.gate.error, &self.gate.error_code);
+        }
+    }
+}
+
+impl<S> Layer<S> for RequireRedisLayer {
+    type Service = RequireRedis<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireRedis {
+            inner,
+            gate: Arc::new(self.gate.clone()),
+        }
+    }
+}
+
+impl<S> RequireRedis<S> {
+    /// Gates `inner` on `availability` with the default response.
+    pub fn new(inner: S, availability: Availability) -> Self {
+        RequireRedisLayer::new(availability).layer(inner)
+    }
+
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireRedis<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<GateBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let reading = self.gate.availability.reading();
+        if reading.is_available() || self.gate.is_exempt(req.uri().path()) {
+            ResponseFuture::inner(self.inner.call(req))
+        } else {
+            ResponseFuture::early(self.gate.reject(reading))
+        }
+    }
+}
+
+impl Gate {
+    fn is_exempt(&self, path: &str) -> bool {
+        self.exempt.iter().any(|exempt| match exempt {
+            Exempt::Exact(exact) => path == &**exact,
+            Exempt::Prefix(prefix) => path
+                .strip_prefix(&**prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        })
+    }
+
+    fn retry_after(&self) -> u64 {
+        match self.retry_after {
+            RetryAfter::Fixed(seconds) => seconds,
+            RetryAfter::UntilNextRetry { min, max } => {
+                let seconds = self.availability.retry_in().map_or(min, |wait| {
+                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+                });
+                seconds.clamp(min, max)
+            }
+        }
+    }
+
+    fn reject<B>(&self, reading: Reading) -> Response<GateBody<B>> {
+        let retry_after = self.retry_after();
+        match &self.body {
+            Body::Json(heads) => {
+                let head = &heads[word_index(reading)];
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(retry_after);
+                // Exact capacity: freezing then hands the buffer over without reallocating.
+                let mut json = BytesMut::with_capacity(head.len() + digits.len() + 1);
+                json.extend_from_slice(head);
+                json.extend_from_slice(digits.as_bytes());
+                json.extend_from_slice(b"}");
+                let mut res = json_response(StatusCode::SERVICE_UNAVAILABLE, json.freeze());
+                if let Ok(value) = HeaderValue::from_str(digits) {
+                    res.headers_mut().insert(RETRY_AFTER, value);
+                }
+                res
+            }
+            Body::Custom(responder) => {
+                let rejection = Rejection {
+                    reading,
+                    retry_after,
+                };
+                let mut res = responder(&rejection).map(GateBody::full);
+                let headers = res.headers_mut();
+                if !headers.contains_key(RETRY_AFTER) {
+                    headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
+                }
+                if !headers.contains_key(CACHE_CONTROL) {
+                    headers.insert(CACHE_CONTROL, no_store());
+                }
+                res
+            }
+        }
+    }
+}
+
+/// The status words a rejection can carry, in the order of [`Body::Json`]'s heads.
+const WORDS: [&str; 4] = ["connecting", "disconnected", "failed", "maintenance"];
+
+fn word_index(reading: Reading) -> usize {
+    if reading.is_overridden() {
+        return 3;
+    }
+    match reading.status() {
+        Status::Connecting | Status::Connected => 0,
+        Status::Disconnected => 1,
+        Status::Failed => 2,
+    }
+}
+
+impl Body {
+    fn json(error: &str, error_code: &str) -> Body {
+        let error = json_string(error);
+        let error_code = json_string(error_code);
+        let head = |word: &str| {
+            Bytes::from(format!(
+                r#"{{"error":{error},"errorCode":{error_code},"status":"{word}","retryAfter":"#
+            ))
+        };
+        Body::Json(Arc::new(WORDS.map(head)))
+    }
+}
+
+impl fmt::Debug for RequireRedisLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireRedisLayer")
+            .field("gate", &self.gate)
+            .finish()
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for RequireRedis<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireRedis")
+            .field("inner", &self.inner)
+            .field("gate", &self.gate)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("availability", &self.availability)
+            .field("retry_after", &self.retry_after)
+            .field("exempt", &self.exempt)
+            .field("error_code", &self.error_code)
+            .field("custom_response", &matches!(self.body, Body::Custom(_)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use http_body_util::{BodyExt, Empty};
+    use redis_gate_core::AvailabilityReporter;
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+
+    type Reply = Response<GateBody<Empty<Bytes>>>;
+
+    async fn send(layer: &RequireRedisLayer, path: &str) -> (Reply, usize) {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let service = layer.layer(service_fn(move |_req: Request<()>| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new())) }
+        }));
+        let req = Request::get(path).body(()).unwrap();
+        let res = service.oneshot(req).await.unwrap();
+        (res, calls.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    async fn body_text(res: Reply) -> String {
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn passes_through_untouched_while_available() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Connected);
+        let (res, calls) = send(&RequireRedisLayer::new(reporter.availability()), "/").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(calls, 1);
+        assert!(res.headers().is_empty());
+    }
+
+    #[tokio::test]
+    async fn rejects_with_503_and_never_calls_inner_while_unavailable() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Disconnected);
+        reporter.record_failure("redis://u:secret@h refused", None);
+        let (res, calls) = send(&RequireRedisLayer::new(reporter.availability()), "/").await;
+        assert_eq!(calls, 0);
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()["retry-after"], "1");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let body = body_text(res).await;
+        assert_eq!(
+            body,
+            r#"{"error":"Service Temporarily Unavailable","errorCode":"REDIS_UNAVAILABLE","status":"disconnected","retryAfter":1}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn status_word_follows_the_reading() {
+        let reporter = AvailabilityReporter::default();
+        let layer = RequireRedisLayer::new(reporter.availability());
+        for (status, word) in [
+            (Status::Connecting, "connecting"),
+            (Status::Disconnected, "disconnected"),
+            (Status::Failed, "failed"),
+        ] {
+            reporter.set_status(status);
+            let body = body_text(send(&layer, "/").await.0).await;
+            assert!(body.contains(&format!(r#""status":"{word}""#)), "{body}");
+        }
+        reporter.set_status(Status::Connected);
+        reporter.mark_unavailable("deploy");
+        let body = body_text(send(&layer, "/").await.0).await;
+        assert!(body.contains(r#""status":"maintenance""#), "{body}");
+    }
+
+    #[tokio::test]
+    async fn retry_after_counts_down_to_the_next_retry_within_bounds() {
+        let reporter = AvailabilityReporter::default();
+        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_range(2..=10);
+
+        reporter.record_failure(
+            "refused",
+            Some(Instant::now() + Duration::from_millis(4500)),
+        );
+        let (res, _) = send(&layer, "/").await;
+        assert_eq!(res.headers()["retry-after"], "5");
+        assert!(body_text(res).await.ends_with(r#""retryAfter":5}"#));
+
+        reporter.record_failure("refused", Some(Instant::now() + Duration::from_secs(600)));
+        assert_eq!(send(&layer, "/").await.0.headers()["retry-after"], "10");
+
+        reporter.record_failure("refused", Some(Instant::now()));
+        assert_eq!(send(&layer, "/").await.0.headers()["retry-after"], "2");
+    }
+
+    #[tokio::test]
+    async fn fixed_retry_after_ignores_the_schedule() {
+        let reporter = AvailabilityReporter::default();
+        reporter.record_failure("refused", Some(Instant::now() + Duration::from_secs(20)));
+        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_fixed(2);
+        assert_eq!(send(&layer, "/").await.0.headers()["retry-after"], "2");
+    }
+
+    #[tokio::test]
+    async fn error_code_and_message_are_escaped_into_the_body() {
+        let reporter = AvailabilityReporter::default();
+        let layer = RequireRedisLayer::new(reporter.availability())
+            .error_code("WS_TICKET_REDIS_NOT_READY")
+            .error_message("Tickets \"paused\"");
+        let body = body_text(send(&layer, "/").await.0).await;
+        assert_eq!(
+            body,
+            r#"{"error":"Tickets \"paused\"","errorCode":"WS_TICKET_REDIS_NOT_READY","status":"connecting","retryAfter":1}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn exempt_paths_pass_while_unavailable() {
+        let reporter = AvailabilityReporter::default();
+        let layer = RequireRedisLayer::new(reporter.availability())
+            .exempt("/status")
+            .exempt_prefix("/internal/");
+        for (path, passes) in [
+            ("/status", true),
+            ("/status/x", false),
+            ("/internal", true),
+            ("/internal/jobs", true),
+            ("/internals", false),
+            ("/api", false),
+        ] {
+            let (res, calls) = send(&layer, path).await;
+            assert_eq!(calls == 1, passes, "{path}");
+            assert_eq!(res.status() == StatusCode::OK, passes, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn custom_responder_gets_missing_headers_added() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Failed);
+        let layer = RequireRedisLayer::new(reporter.availability())
+            .retry_after_fixed(7)
+            .respond_with(|rejection| {
+                let text = format!("{} {}", rejection.reading(), rejection.retry_after());
+                let mut res = Response::new(Bytes::from(text));
+                *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                res
+            });
+        let (res, calls) = send(&layer, "/").await;
+        assert_eq!(calls, 0);
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()["retry-after"], "7");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(body_text(res).await, "failed 7");
+    }
+
+    #[tokio::test]
+    async fn body_never_contains_the_last_error() {
+        let reporter = AvailabilityReporter::default();
+        reporter.record_failure("WRONGPASS invalid username-password pair", None);
+        reporter.set_status(Status::Failed);
+        let body = body_text(
+            send(&RequireRedisLayer::new(reporter.availability()), "/")
+                .await
+                .0,
+        )
+        .await;
+        assert!(!body.contains("WRONGPASS"), "{body}");
+    }
+}

@@ -1,0 +1,34 @@
+//! Tower middleware that keeps HTTP and gRPC services honest about Redis.
+//!
+//! - [`Availability`] is the shared handle: cheap to clone, one atomic load to read, and a
+//!   [`Subscription`] to follow transitions. Whoever watches Redis owns the
+//!   [`AvailabilityReporter`] that writes it.
+#![cfg_attr(
+    feature = "tower",
+    doc = "- [`RequireRedisLayer`] answers `503` + `Retry-After` while Redis is down; \
+           [`CheckRedisLayer`] tells the handler so it can degrade; [`ReadinessProbeLayer`] \
+           answers liveness and readiness probes."
+)]
+//!
+//! Features: `tower` (default) brings the layers.
+//!
+//! See the README for a quickstart with axum.
+
+#![forbid(unsafe_code)]
+
+#[doc(inline)]
+pub use redis_gate_core::{
+    Availability, AvailabilityReporter, DEFAULT_NAME, Reading, Snapshot, Status, Subscription,
+    sanitize_error,
+};
+
+#[cfg(feature = "tower")]
+#[doc(inline)]
+pub use redis_gate_tower::{
+    CheckRedis, CheckRedisLayer, GateBody, ReadinessProbe, ReadinessProbeLayer, Rejection,
+    RequireRedis, RequireRedisLayer, ResponseFuture, check, probe, require,
+};
+
+#[cfg(all(doctest, feature = "tower"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

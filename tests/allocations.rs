@@ -1,0 +1,131 @@
+//! Exact heap-allocation counts per request, with a counting global allocator.
+//!
+//! This is its own test binary without the libtest harness: the allocator counts every thread,
+//! so nothing else may run while a measurement is taken.
+
+use std::alloc::System;
+use std::convert::Infallible;
+use std::future::{Future, Ready, ready};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use http::{Extensions, Request, Response};
+use redis_gate::{
+    AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer, Status,
+};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use tower::{Layer, Service, service_fn};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+type Handler = fn(Request<()>) -> Ready<Result<Response<()>, Infallible>>;
+
+fn handler(_req: Request<()>) -> Ready<Result<Response<()>, Infallible>> {
+    ready(Ok(Response::new(())))
+}
+
+fn complete<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the measured services never wait"),
+    }
+}
+
+/// Heap allocations made by one `poll_ready` + `call` + completed future; the request is built
+/// and the response dropped outside the measurement.
+fn allocations_per_request<S>(service: &mut S, path: &str) -> usize
+where
+    S: Service<Request<()>>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    let req = Request::get(path).body(()).unwrap();
+    let region = Region::new(GLOBAL);
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let res = complete(service.call(req)).unwrap();
+    let stats = region.change();
+    drop(res);
+    stats.allocations + stats.reallocations
+}
+
+fn main() {
+    let reporter = AvailabilityReporter::default();
+    let redis = reporter.availability();
+    let inner = || service_fn(handler as Handler);
+    let mut bare = inner();
+    let mut require = RequireRedisLayer::new(redis.clone()).layer(inner());
+    let mut check = CheckRedisLayer::new(redis.clone()).layer(inner());
+    let mut probe = ReadinessProbeLayer::new()
+        .require(redis.clone())
+        .layer(inner());
+
+    // Warm up: lazy statics and first-use allocations are not per-request costs.
+    reporter.set_status(Status::Connected);
+    allocations_per_request(&mut require, "/api");
+    allocations_per_request(&mut probe, "/api");
+    allocations_per_request(&mut check, "/api");
+
+    let mut passed = 0;
+    let mut failed = 0;
+    let mut verdict = |name: &str, ok: bool, detail: String| {
+        println!("{} {name}: {detail}", if ok { "ok  " } else { "FAIL" });
+        if ok { passed += 1 } else { failed += 1 }
+    };
+
+    let baseline = allocations_per_request(&mut bare, "/api");
+    verdict(
+        "bare service",
+        baseline == 0,
+        format!("{baseline} allocations"),
+    );
+
+    let n = allocations_per_request(&mut require, "/api");
+    verdict("RequireRedis pass path", n == 0, format!("{n} allocations"));
+
+    let n = allocations_per_request(&mut probe, "/api");
+    verdict(
+        "ReadinessProbe pass path",
+        n == 0,
+        format!("{n} allocations"),
+    );
+
+    // CheckRedis may cost what inserting the same value into fresh extensions costs, no more.
+    let insert = {
+        let mut extensions = Extensions::new();
+        let region = Region::new(GLOBAL);
+        extensions.insert(redis.reading());
+        let stats = region.change();
+        stats.allocations + stats.reallocations
+    };
+    let n = allocations_per_request(&mut check, "/api");
+    verdict(
+        "CheckRedis",
+        n <= insert,
+        format!("{n} allocations, a bare Extensions::insert makes {insert}"),
+    );
+
+    // The answering paths allocate their response; report them so regressions show.
+    reporter.set_status(Status::Disconnected);
+    let n = allocations_per_request(&mut require, "/api");
+    verdict("RequireRedis rejection", n <= 4, format!("{n} allocations"));
+    let n = allocations_per_request(&mut probe, "/health");
+    verdict(
+        "ReadinessProbe liveness",
+        n <= 2,
+        format!("{n} allocations"),
+    );
+    let n = allocations_per_request(&mut probe, "/ready");
+    verdict(
+        "ReadinessProbe readiness",
+        n <= 5,
+        format!("{n} allocations"),
+    );
+
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,269 @@
+//! The three layers inside a real axum server on a loopback socket, driven by a real HTTP client.
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use http::{Method, StatusCode};
+use redis_gate::{
+    AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, Reading, RequireRedisLayer, Status,
+};
+use redis_gate_testkit::http::{HttpClient, TestServer};
+
+const REJECTION: &str = r#"{"error":"Service Temporarily Unavailable","errorCode":"REDIS_UNAVAILABLE","status":"disconnected","retryAfter":1}"#;
+
+async fn lookup(Extension(redis): Extension<Reading>) -> String {
+    let source = if redis.is_available() {
+        "cache"
+    } else {
+        "origin"
+    };
+    format!("{source} ({redis})")
+}
+
+/// The whole app behind the gate, with the probe outside it.
+fn gated_app(reporter: &AvailabilityReporter) -> Router {
+    let redis = reporter.availability();
+    Router::new()
+        .route("/api/tickets", post(|| async { "ticket" }))
+        .layer(RequireRedisLayer::new(redis.clone()))
+        .layer(ReadinessProbeLayer::new().require(redis))
+}
+
+#[tokio::test]
+async fn health_stays_up_while_the_whole_gated_app_answers_503() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Disconnected);
+    let server = TestServer::spawn(gated_app(&reporter)).await;
+    let client = HttpClient::new();
+
+    let health = client.get(&server.url("/health")).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body, r#"{"status":"UP"}"#);
+    assert_eq!(health.header("cache-control"), Some("no-store"));
+
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#
+    );
+
+    let ticket = client
+        .send(Method::POST, &server.url("/api/tickets"), "")
+        .await;
+    assert_eq!(ticket.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ticket.body, REJECTION);
+    assert_eq!(ticket.header("retry-after"), Some("1"));
+    assert_eq!(ticket.header("content-type"), Some("application/json"));
+    assert_eq!(ticket.header("cache-control"), Some("no-store"));
+}
+
+#[tokio::test]
+async fn flipping_the_reporter_opens_and_closes_the_gate() {
+    let reporter = AvailabilityReporter::default();
+    let server = TestServer::spawn(gated_app(&reporter)).await;
+    let client = HttpClient::new();
+    let tickets = server.url("/api/tickets");
+    let post_ticket = || client.send(Method::POST, &tickets, "");
+
+    assert_eq!(post_ticket().await.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    reporter.set_status(Status::Connected);
+    let ticket = post_ticket().await;
+    assert_eq!(ticket.status, StatusCode::OK);
+    assert_eq!(ticket.body, "ticket");
+    assert_eq!(ticket.header("retry-after"), None);
+    let ready = client.get(&server.url("/healthz")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"UP","ready":true,"checks":{"redis":"UP"}}"#
+    );
+
+    reporter.set_status(Status::Disconnected);
+    let ticket = post_ticket().await;
+    assert_eq!(ticket.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ticket.body, REJECTION);
+
+    reporter.set_status(Status::Connected);
+    reporter.mark_unavailable("maintenance");
+    let ticket = post_ticket().await;
+    assert_eq!(ticket.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ticket.body.contains(r#""status":"maintenance""#));
+}
+
+#[tokio::test]
+async fn route_layer_gates_one_route_and_leaves_others_and_404s_alone() {
+    let reporter = AvailabilityReporter::default();
+    let redis = reporter.availability();
+    let app = Router::new()
+        .route("/api/tickets", post(|| async { "ticket" }))
+        .route_layer(RequireRedisLayer::new(redis).error_code("WS_TICKET_REDIS_NOT_READY"))
+        .route("/api/open", get(|| async { "open" }));
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    let ticket = client
+        .send(Method::POST, &server.url("/api/tickets"), "")
+        .await;
+    assert_eq!(ticket.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ticket.body,
+        r#"{"error":"Service Temporarily Unavailable","errorCode":"WS_TICKET_REDIS_NOT_READY","status":"connecting","retryAfter":1}"#
+    );
+
+    let open = client.get(&server.url("/api/open")).await;
+    assert_eq!((open.status, open.body.as_str()), (StatusCode::OK, "open"));
+
+    let missing = client.get(&server.url("/nowhere")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn handlers_read_the_check_extension_to_degrade() {
+    let reporter = AvailabilityReporter::default();
+    let app = Router::new()
+        .route("/profile", get(lookup))
+        .layer(CheckRedisLayer::new(reporter.availability()));
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    let degraded = client.get(&server.url("/profile")).await;
+    assert_eq!(degraded.status, StatusCode::OK);
+    assert_eq!(degraded.body, "origin (connecting)");
+
+    reporter.set_status(Status::Connected);
+    assert_eq!(
+        client.get(&server.url("/profile")).await.body,
+        "cache (connected)"
+    );
+}
+
+#[tokio::test]
+async fn optional_checks_degrade_readiness_without_failing_it() {
+    let redis = AvailabilityReporter::new("redis");
+    let cache = AvailabilityReporter::new("cache");
+    redis.set_status(Status::Connected);
+    let app = Router::new().layer(
+        ReadinessProbeLayer::new()
+            .require(redis.availability())
+            .optional(cache.availability()),
+    );
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"DEGRADED","ready":true,"checks":{"redis":"UP","cache":"DOWN"}}"#
+    );
+
+    cache.set_status(Status::Connected);
+    let ready = client.get(&server.url("/health/ready")).await;
+    assert_eq!(
+        ready.body,
+        r#"{"status":"UP","ready":true,"checks":{"redis":"UP","cache":"UP"}}"#
+    );
+
+    redis.set_status(Status::Failed);
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN","cache":"UP"}}"#
+    );
+}
+
+#[tokio::test]
+async fn probe_paths_answer_head_and_refuse_other_methods() {
+    let reporter = AvailabilityReporter::default();
+    let server = TestServer::spawn(gated_app(&reporter)).await;
+    let client = HttpClient::new();
+
+    let head = client.send(Method::HEAD, &server.url("/ready"), "").await;
+    assert_eq!(head.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(head.body, "");
+    assert_eq!(head.header("content-type"), Some("application/json"));
+
+    let head = client.send(Method::HEAD, &server.url("/health"), "").await;
+    assert_eq!(head.status, StatusCode::OK);
+
+    for method in [Method::POST, Method::DELETE, Method::OPTIONS] {
+        let res = client.send(method.clone(), &server.url("/ready"), "").await;
+        assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(res.header("allow"), Some("GET, HEAD"));
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+    }
+}
+
+#[tokio::test]
+async fn probe_matches_exact_paths_only() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Connected);
+    let app = Router::new()
+        .fallback(|| async { (StatusCode::IM_A_TEAPOT, "app") })
+        .layer(ReadinessProbeLayer::new().require(reporter.availability()));
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    for path in ["/ready/", "/READY", "/ready/x", "/health/dependencies"] {
+        let res = client.get(&server.url(path)).await;
+        assert_eq!(res.status, StatusCode::IM_A_TEAPOT, "{path}");
+    }
+    let res = client.get(&server.url("/ready?verbose=1")).await;
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "the query is not part of the path"
+    );
+}
+
+#[tokio::test]
+async fn probe_paths_are_configurable_and_removable() {
+    let reporter = AvailabilityReporter::default();
+    let app = Router::new()
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(
+            ReadinessProbeLayer::new()
+                .require(reporter.availability())
+                .liveness_paths(["/livez"])
+                .readiness_paths(Vec::<String>::new()),
+        );
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    assert_eq!(
+        client.get(&server.url("/livez")).await.status,
+        StatusCode::OK
+    );
+    for path in ["/health", "/ready", "/healthz"] {
+        let res = client.get(&server.url(path)).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn details_endpoint_reports_every_check_without_secrets() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Disconnected);
+    reporter.record_failure(
+        "connect to redis://app:hunter2@cache:6379 refused",
+        Some(std::time::Instant::now() + std::time::Duration::from_millis(2500)),
+    );
+    let app = Router::new().layer(
+        ReadinessProbeLayer::new()
+            .require(reporter.availability())
+            .details_path("/health/dependencies"),
+    );
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    let details = client.get(&server.url("/health/dependencies")).await;
+    assert_eq!(details.status, StatusCode::OK);
+    assert_eq!(details.header("cache-control"), Some("no-store"));
+    assert!(!details.body.contains("hunter2"), "{}", details.body);
+    assert_eq!(
+        details.body,
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"required":true,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+    );
+}
