@@ -1,18 +1,19 @@
-//! The README quickstart: the three layers in an axum app on 127.0.0.1:3000.
+//! The README quickstart: the three layers and the monitor in an axum app on 127.0.0.1:3000.
 
 use axum::{
     Extension, Router,
     routing::{get, post},
 };
 use redis_gate::{
-    AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, Reading, RequireRedisLayer,
+    CheckRedisLayer, ReadinessProbeLayer, Reading, RedisConfig, RedisMonitor, RequireRedisLayer,
 };
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    // Whoever watches Redis owns the reporter and keeps it true; everything else reads.
-    let reporter = AvailabilityReporter::default();
-    let redis = reporter.availability();
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // REDIS_URL, or REDIS_HOST and friends; the fallback is explicit, never silent.
+    let config = RedisConfig::from_env_or("redis://127.0.0.1:6379")?;
+    let monitor = RedisMonitor::start(config).await?; // connects at once, retries in the background
+    let redis = monitor.availability();
 
     let app = Router::new()
         .route("/tickets", post(|| async { "ticket" }))
@@ -22,7 +23,8 @@ async fn main() -> std::io::Result<()> {
         .layer(ReadinessProbeLayer::new().require(redis));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    axum::serve(listener, app).await
+    axum::serve(listener, app).await?;
+    Ok(())
 }
 
 async fn profile(Extension(redis): Extension<Reading>) -> &'static str {

@@ -9,8 +9,13 @@
            [`CheckRedisLayer`] tells the handler so it can degrade; [`ReadinessProbeLayer`] \
            answers liveness and readiness probes."
 )]
+#![cfg_attr(
+    feature = "deadpool",
+    doc = "- [`RedisMonitor`] watches Redis through a deadpool-redis pool and keeps the handle \
+           true; [`RedisConfig`] reads where Redis is from the environment, with clear errors."
+)]
 //!
-//! Features: `tower` (default) brings the layers.
+//! Features, both on by default: `tower` (the layers) and `deadpool` (the monitor).
 //!
 //! See the README for a quickstart with axum.
 
@@ -29,6 +34,13 @@ pub use redis_gate_tower::{
     RequireRedis, RequireRedisLayer, ResponseFuture, check, probe, require,
 };
 
-#[cfg(all(doctest, feature = "tower"))]
+#[cfg(feature = "deadpool")]
+#[doc(inline)]
+pub use redis_gate_deadpool::{
+    Backoff, ConfigError, ConnectionError, GatedPool, ProbeError, ProbeErrorKind, RedisConfig,
+    RedisMonitor, Source, StartError, StartupPolicy, Timeouts, deadpool_redis, ping,
+};
+
+#[cfg(all(doctest, feature = "tower", feature = "deadpool"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

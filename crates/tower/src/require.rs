@@ -215,6 +215,13 @@ impl RequireRedisLayer {
         self
     }
 
+    /// The response this gate gives while Redis is unavailable, built now: for a handler that
+    /// finds Redis failing mid-request and should answer exactly as the gate would. If the handle
+    /// still says available, the status word is `disconnected`.
+    pub fn unavailable_response<B>(&self) -> Response<GateBody<B>> {
+        self.gate.reject(self.gate.availability.reading())
+    }
+
     fn rebuild_body(&mut self) {
         if let Body::Json(_) = self.gate.body {
             self.gate.body = Body::json(&self.gate.error, &self.gate.error_code);
@@ -345,8 +352,9 @@ fn word_index(reading: Reading) -> usize {
         return 3;
     }
     match reading.status() {
-        Status::Connecting | Status::Connected => 0,
-        Status::Disconnected => 1,
+        Status::Connecting => 0,
+        // Connected only when a handler found Redis failing before the monitor did.
+        Status::Connected | Status::Disconnected => 1,
         Status::Failed => 2,
     }
 }
@@ -548,6 +556,20 @@ mod tests {
         assert_eq!(res.headers()["retry-after"], "7");
         assert_eq!(res.headers()["cache-control"], "no-store");
         assert_eq!(body_text(res).await, "failed 7");
+    }
+
+    #[tokio::test]
+    async fn handlers_can_answer_exactly_as_the_gate_would() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Connected);
+        let layer = RequireRedisLayer::new(reporter.availability()).error_code("X");
+        let res: Reply = layer.unavailable_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()["retry-after"], "1");
+        assert_eq!(
+            body_text(res).await,
+            r#"{"error":"Service Temporarily Unavailable","errorCode":"X","status":"disconnected","retryAfter":1}"#
+        );
     }
 
     #[tokio::test]

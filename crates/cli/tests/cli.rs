@@ -1,0 +1,360 @@
+//! The `redis-gate` binary run as an operator would run it, against real `redis-server`
+//! processes: exit status, output, and passwords that never show.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use redis_gate_testkit::redis::{RedisServer, free_port};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "s3cret-Pw-42";
+/// A `--timeout` for runs that must not time out, even on a loaded machine.
+const SLOW: &str = "30s";
+
+/// What one run of the binary produced.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn assert_never_shows(&self, secret: &str) {
+        assert!(
+            !self.stdout.contains(secret) && !self.stderr.contains(secret),
+            "{secret:?} was printed: {self:#?}"
+        );
+    }
+}
+
+/// Runs `redis-gate` with only `PATH` and the given variables in its environment.
+fn redis_gate(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_redis-gate"));
+    command.args(args).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    let output = command
+        .envs(env.iter().copied())
+        .output()
+        .expect("run redis-gate");
+    Run {
+        code: output.status.code().expect("redis-gate exited by itself"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+fn dead_url() -> String {
+    format!("redis://127.0.0.1:{}", free_port())
+}
+
+#[test]
+fn config_json_prints_every_setting_with_the_password_masked() {
+    let url = format!("rediss://app:{PASSWORD}@Cache.internal:6380/2");
+    let run = redis_gate(&["config", "--json"], &[("REDIS_URL", &url)]);
+
+    assert_eq!(run.code, 0, "{run:#?}");
+    let settings: Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+    assert_eq!(
+        settings,
+        json!({
+            "url": "rediss://app:***@cache.internal:6380/2",
+            "scheme": "rediss",
+            "host": "cache.internal",
+            "port": 6380,
+            "db": 2,
+            "tls": true,
+            "username": "app",
+            "source": "REDIS_URL",
+            "warnings": [],
+        })
+    );
+    assert_eq!(run.stderr, "");
+    run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn config_json_reports_components_nulls_and_warnings() {
+    let run = redis_gate(
+        &["config", "--json"],
+        &[
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PORT", "6390"),
+            ("REDIS_DB", "3"),
+            ("REDIS_AUTH_TOKEN", PASSWORD),
+            ("REDIS_PASSWORD", "other-secret"),
+        ],
+    );
+
+    assert_eq!(run.code, 0, "{run:#?}");
+    let settings: Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+    assert_eq!(settings["url"], "redis://:***@cache:6390/3");
+    assert_eq!(settings["source"], "components");
+    assert_eq!(settings["username"], Value::Null);
+    assert_eq!(settings["tls"], false);
+    assert_eq!(
+        settings["warnings"],
+        json!(["REDIS_PASSWORD is ignored because REDIS_AUTH_TOKEN is set"])
+    );
+    run.assert_never_shows(PASSWORD);
+    run.assert_never_shows("other-secret");
+}
+
+#[test]
+fn config_prints_one_setting_per_line_and_warnings_on_stderr() {
+    let url = format!("redis://:{PASSWORD}@cache:6379/1");
+    let run = redis_gate(&["config"], &[("REDIS_URL", &url), ("REDIS_HOST", "other")]);
+
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(
+        run.stdout,
+        "url: redis://:***@cache:6379/1\n\
+         scheme: redis\n\
+         host: cache\n\
+         port: 6379\n\
+         db: 1\n\
+         tls: false\n\
+         username: (none)\n\
+         source: REDIS_URL\n"
+    );
+    assert_eq!(
+        run.stderr,
+        "redis-gate: warning: REDIS_HOST is ignored because REDIS_URL is set\n"
+    );
+    run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn invalid_configuration_exits_2_naming_the_variable_for_every_command() {
+    for args in [&["config"][..], &["ping"], &["wait", "--timeout", "1s"]] {
+        let run = redis_gate(args, &[("REDIS_HOST", "cache"), ("REDIS_PORT", "abc")]);
+
+        assert_eq!(run.code, 2, "{args:?}: {run:#?}");
+        assert!(
+            run.stderr
+                .starts_with("redis-gate: REDIS_PORT=\"abc\" is not valid"),
+            "{args:?}: {run:#?}"
+        );
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+}
+
+#[test]
+fn invalid_url_exits_2_with_the_password_masked() {
+    let url = format!("redis://:{PASSWORD}@cache:notaport/0");
+    let run = redis_gate(&["config"], &[("REDIS_URL", &url)]);
+
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("REDIS_URL"), "{run:#?}");
+    assert!(run.stderr.contains(":***@cache"), "{run:#?}");
+    run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn no_configuration_at_all_exits_2_saying_what_to_set() {
+    let run = redis_gate(&["ping"], &[]);
+
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr
+            .starts_with("redis-gate: no Redis configuration: set REDIS_URL"),
+        "{run:#?}"
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn ping_exits_0_with_the_latency_on_a_live_server() {
+    let server = RedisServer::start();
+    let run = redis_gate(
+        &["ping", "--timeout", SLOW],
+        &[("REDIS_URL", &server.url())],
+    );
+
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stdout.starts_with("PONG in ") && run.stdout.ends_with(" ms\n"),
+        "{run:#?}"
+    );
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn ping_exits_1_when_nothing_listens_on_the_port() {
+    let url = dead_url();
+    let run = redis_gate(&["ping"], &[("REDIS_URL", &url)]);
+
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!("redis-gate: redis at {url}/0 not available: connection refused\n")
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn ping_exits_1_for_authentication_when_the_password_is_missing_or_wrong() {
+    let server = RedisServer::builder().password(PASSWORD).start();
+    let wrong = format!("redis://:wrong-pw-7@127.0.0.1:{}", server.port());
+
+    for url in [server.url_without_password(), wrong] {
+        let run = redis_gate(&["ping", "--timeout", SLOW], &[("REDIS_URL", &url)]);
+
+        assert_eq!(run.code, 1, "{url}: {run:#?}");
+        assert!(
+            run.stderr.contains("not available: authentication failed"),
+            "{url}: {run:#?}"
+        );
+        run.assert_never_shows(PASSWORD);
+        run.assert_never_shows("wrong-pw-7");
+    }
+}
+
+#[test]
+fn ping_exits_0_with_the_password_and_never_prints_it() {
+    let server = RedisServer::builder().password(PASSWORD).start();
+
+    let from_url = redis_gate(
+        &["ping", "--timeout", SLOW],
+        &[("REDIS_URL", &server.url())],
+    );
+    let from_token = redis_gate(
+        &["ping"],
+        &[
+            ("REDIS_HOST", "127.0.0.1"),
+            ("REDIS_PORT", &server.port().to_string()),
+            ("REDIS_AUTH_TOKEN", PASSWORD),
+        ],
+    );
+
+    for run in [from_url, from_token] {
+        assert_eq!(run.code, 0, "{run:#?}");
+        assert!(run.stdout.starts_with("PONG in "), "{run:#?}");
+        run.assert_never_shows(PASSWORD);
+    }
+}
+
+#[test]
+fn wait_exits_0_once_a_late_server_starts() {
+    let asked = Instant::now();
+    let late = RedisServer::builder().start_after(Duration::from_secs(1));
+    let run = redis_gate(&["wait", "--timeout", "20s"], &[("REDIS_URL", &late.url())]);
+
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(asked.elapsed() >= Duration::from_secs(1), "{run:#?}");
+    assert!(run.stdout.starts_with("redis ready after "), "{run:#?}");
+    assert!(
+        run.stderr.lines().count() <= 1,
+        "one line while waiting, not one per attempt: {run:#?}"
+    );
+    assert!(late.join().is_running());
+}
+
+#[test]
+fn wait_exits_1_at_the_timeout_saying_why_once_and_at_the_end() {
+    let url = dead_url();
+    let started = Instant::now();
+    let run = redis_gate(&["wait", "--timeout", "1s"], &[("REDIS_URL", &url)]);
+
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "{run:#?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert_eq!(
+        lines[0],
+        format!("redis-gate: waiting for redis at {url}/0: connection refused")
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "redis-gate: redis at {url}/0 not available after "
+        )) && lines[1].ends_with(": connection refused"),
+        "{run:#?}"
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn wait_does_not_take_noauth_for_ready() {
+    let server = RedisServer::builder().password(PASSWORD).start();
+    let run = redis_gate(
+        &["wait", "--timeout", "3s"],
+        &[("REDIS_URL", &server.url_without_password())],
+    );
+
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .lines()
+            .last()
+            .is_some_and(|line| line.contains(": authentication failed")),
+        "{run:#?}"
+    );
+    run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn url_flag_overrides_redis_url() {
+    let server = RedisServer::start();
+    let dead = dead_url();
+    let env = [("REDIS_URL", dead.as_str())];
+
+    let ping = redis_gate(&["ping", "--timeout", SLOW, "--url", &server.url()], &env);
+    assert_eq!(ping.code, 0, "{ping:#?}");
+
+    let config = redis_gate(&["--url", &server.url(), "config", "--json"], &env);
+    assert_eq!(config.code, 0, "{config:#?}");
+    let settings: Value = serde_json::from_str(&config.stdout).expect("stdout is JSON");
+    assert_eq!(settings["url"], format!("{}/0", server.url()));
+    assert_eq!(settings["source"], "REDIS_URL");
+}
+
+#[test]
+fn url_flag_takes_the_password_from_redis_auth_token() {
+    let server = RedisServer::builder().password(PASSWORD).start();
+    let run = redis_gate(
+        &[
+            "ping",
+            "--timeout",
+            SLOW,
+            "--url",
+            &server.url_without_password(),
+        ],
+        &[("REDIS_AUTH_TOKEN", PASSWORD)],
+    );
+
+    assert_eq!(run.code, 0, "{run:#?}");
+    run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn invalid_url_flag_exits_2_naming_the_flag() {
+    let url = format!("redis://:{PASSWORD}@cache:notaport");
+    let run = redis_gate(&["ping", "--url", &url], &[]);
+
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr
+            .starts_with("redis-gate: --url \"redis://:***@cache:notaport\" is not valid"),
+        "{run:#?}"
+    );
+    run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn unusable_timeout_is_a_usage_error() {
+    for timeout in ["5x", "1.5s", "-1", "0", "2 s", ""] {
+        let run = redis_gate(
+            &["wait", &format!("--timeout={timeout}")],
+            &[("REDIS_URL", "redis://127.0.0.1:1")],
+        );
+
+        assert_eq!(run.code, 2, "{timeout:?}: {run:#?}");
+        assert!(
+            run.stderr.contains("--timeout <DURATION>"),
+            "{timeout:?}: {run:#?}"
+        );
+        assert_eq!(run.stdout, "", "{timeout:?}");
+    }
+}

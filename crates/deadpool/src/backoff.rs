@@ -1,0 +1,120 @@
+use std::time::Duration;
+
+use rand::Rng;
+
+/// Capped exponential backoff with jitter, for reconnection attempts.
+///
+/// The `n`th delay (from 0) is `initial × factorⁿ`, capped at `max`, then shortened by a random
+/// part of up to `jitter` of itself, so a fleet of clients that lost Redis together does not
+/// reconnect in lockstep. Defaults: 100 ms, ×2, 2 s cap, jitter 0.5 (each delay falls in
+/// `[d/2, d]`). A common production setting is 1 s → 15 s.
+///
+/// ```
+/// use std::time::Duration;
+/// use redis_gate_deadpool::Backoff;
+///
+/// let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(15)).jitter(0.0);
+/// let delays: Vec<u64> = (0..6).map(|n| backoff.delay(n, &mut rand::rng()).as_secs()).collect();
+/// assert_eq!(delays, [1, 2, 4, 8, 15, 15]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    factor: f64,
+    jitter: f64,
+}
+
+impl Backoff {
+    /// Starts at `initial`, doubles, and stops growing at `max` (raised to `initial` if lower).
+    pub fn new(initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            initial,
+            max: max.max(initial),
+            factor: 2.0,
+            jitter: 0.5,
+        }
+    }
+
+    /// Sets the growth factor (at least 1).
+    pub fn factor(mut self, factor: f64) -> Backoff {
+        self.factor = if factor.is_finite() {
+            factor.max(1.0)
+        } else {
+            2.0
+        };
+        self
+    }
+
+    /// Sets how much of each delay may be randomly cut, from 0 (none) to 1 (anything down to 0).
+    pub fn jitter(mut self, jitter: f64) -> Backoff {
+        self.jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        self
+    }
+
+    /// The first delay.
+    pub fn initial(&self) -> Duration {
+        self.initial
+    }
+
+    /// The cap.
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// The delay before retry number `attempt` (from 0).
+    pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+        let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
+        let grown = self.initial.as_secs_f64() * self.factor.powi(exponent);
+        let capped = grown.min(self.max.as_secs_f64());
+        let cut = if self.jitter > 0.0 {
+            rng.random_range(0.0..self.jitter)
+        } else {
+            0.0
+        };
+        Duration::from_secs_f64(capped * (1.0 - cut))
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_by_the_factor_up_to_the_cap() {
+        let backoff = Backoff::default().jitter(0.0);
+        let ms: Vec<u128> = (0..7)
+            .map(|n| backoff.delay(n, &mut rand::rng()).as_millis())
+            .collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(
+            backoff.delay(u32::MAX, &mut rand::rng()),
+            Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_its_fraction_and_varies() {
+        let backoff = Backoff::default();
+        let delays: Vec<Duration> = (0..200)
+            .map(|_| backoff.delay(10, &mut rand::rng()))
+            .collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d > Duration::from_secs(1) && *d <= Duration::from_secs(2))
+        );
+        let distinct: std::collections::HashSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 100, "jitter spreads the delays");
+    }
+}

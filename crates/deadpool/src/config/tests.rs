@@ -1,0 +1,484 @@
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use super::*;
+
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
+fn env(vars: &[(&str, &str)]) -> Result<RedisConfig, ConfigError> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    RedisConfig::from_lookup(|name| vars.get(name).cloned(), None)
+}
+
+fn url_of(vars: &[(&str, &str)]) -> String {
+    let cfg = env(vars).unwrap_or_else(|err| panic!("{vars:?}: {err}"));
+    cfg.connection_url()
+}
+
+#[test]
+fn urls_resolve_as_documented() {
+    let cases: &[(Vars, &str)] = &[
+        (
+            &[("REDIS_URL", "redis://cache:6379/0")],
+            "redis://cache:6379/0",
+        ),
+        (
+            &[("REDIS_URL", "REDIS://Cache:6380")],
+            "redis://cache:6380/0",
+        ),
+        (
+            &[("REDIS_URL", "rediss://app:pw@cache/3")],
+            "rediss://app:pw@cache:6379/3",
+        ),
+        (
+            &[("REDIS_URL", "redis://:pw@10.0.0.5")],
+            "redis://:pw@10.0.0.5:6379/0",
+        ),
+        (
+            &[("REDIS_URL", "redis://[::1]:7000/1")],
+            "redis://[::1]:7000/1",
+        ),
+        (
+            &[("REDIS_URL", "unix:///run/redis.sock")],
+            "unix:///run/redis.sock?db=0",
+        ),
+        (
+            &[("REDIS_URL", "redis+unix:///run/r.sock?db=2&pass=pw")],
+            "redis+unix:///run/r.sock?db=2&pass=pw",
+        ),
+        (
+            &[("REDIS_URL", "rediss://cache#insecure")],
+            "rediss://cache:6379/0#insecure",
+        ),
+        // Scheme-less: the scheme comes from the TLS flag, the port from REDIS_PORT or 6379.
+        (
+            &[("REDIS_URL", "cache.internal")],
+            "redis://cache.internal:6379/0",
+        ),
+        (&[("REDIS_URL", "cache:6380")], "redis://cache:6380/0"),
+        (
+            &[("REDIS_URL", "cache"), ("REDIS_TLS_ENABLED", "true")],
+            "rediss://cache:6379/0",
+        ),
+        (
+            &[("REDIS_URL", "cache"), ("REDIS_PORT", "7001")],
+            "redis://cache:7001/0",
+        ),
+        (
+            &[("REDIS_URL", "cache:7002"), ("REDIS_PORT", "7001")],
+            "redis://cache:7002/0",
+        ),
+        (&[("REDIS_URL", "[fd00::1]")], "redis://[fd00::1]:6379/0"),
+        (
+            &[("REDIS_URL", "[fd00::1]:6380")],
+            "redis://[fd00::1]:6380/0",
+        ),
+        (&[("REDIS_URL", "::1")], "redis://[::1]:6379/0"),
+        (
+            &[("REDIS_URL", "app:pw@cache")],
+            "redis://app:pw@cache:6379/0",
+        ),
+        (&[("REDIS_URL", " redis://cache ")], "redis://cache:6379/0"),
+        // Credentials from their own variables fill what the URL lacks.
+        (
+            &[
+                ("REDIS_URL", "cache"),
+                ("REDIS_AUTH_TOKEN", "tok"),
+                ("REDIS_USERNAME", "app"),
+            ],
+            "redis://app:tok@cache:6379/0",
+        ),
+        // Components.
+        (&[("REDIS_HOST", "cache")], "redis://cache:6379/0"),
+        (&[("REDIS_ENDPOINT", "cache")], "redis://cache:6379/0"),
+        (
+            &[
+                ("REDIS_HOST", "cache"),
+                ("REDIS_PORT", "6380"),
+                ("REDIS_USERNAME", "app"),
+                ("REDIS_AUTH_TOKEN", "tok"),
+                ("REDIS_DB", "4"),
+                ("REDIS_TLS_ENABLED", "yes"),
+            ],
+            "rediss://app:tok@cache:6380/4",
+        ),
+        (
+            &[
+                ("REDIS_HOST", "cache"),
+                ("REDIS_PASSWORD", "p"),
+                ("REDIS_TLS", "ON"),
+            ],
+            "rediss://:p@cache:6379/0",
+        ),
+        (&[("REDIS_HOST", "::1")], "redis://[::1]:6379/0"),
+        // Empty strings count as unset.
+        (
+            &[
+                ("REDIS_URL", ""),
+                ("REDIS_HOST", "cache"),
+                ("REDIS_PORT", " "),
+            ],
+            "redis://cache:6379/0",
+        ),
+    ];
+    for (vars, expected) in cases {
+        assert_eq!(url_of(vars), *expected, "{vars:?}");
+    }
+}
+
+#[test]
+fn passwords_with_url_characters_survive_percent_encoding() {
+    let token = "p@ss:w/rd#100%?&=é";
+    let cfg = env(&[("REDIS_HOST", "cache"), ("REDIS_AUTH_TOKEN", token)]).unwrap();
+    let url = cfg.connection_url();
+    let parsed = Url::parse(&url).unwrap();
+    assert_eq!(
+        percent_decode_str(parsed.password().unwrap())
+            .decode_utf8()
+            .unwrap(),
+        token
+    );
+    assert_eq!(parsed.host_str(), Some("cache"));
+
+    // And the parsed form round-trips through from_url.
+    let again = RedisConfig::from_url(&url).unwrap();
+    assert_eq!(again.connection_url(), url);
+}
+
+#[test]
+fn display_and_debug_mask_the_password_and_keep_the_username() {
+    let cfg = RedisConfig::from_url("rediss://app:hunter2@cache.internal:6380/0").unwrap();
+    assert_eq!(cfg.to_string(), "rediss://app:***@cache.internal:6380/0");
+    let debug = format!("{cfg:?}");
+    assert!(
+        debug.contains("rediss://app:***@cache.internal:6380/0"),
+        "{debug}"
+    );
+    assert!(!debug.contains("hunter2"), "{debug}");
+
+    let unix = RedisConfig::from_url("unix:///run/r.sock?pass=hunter2").unwrap();
+    assert_eq!(unix.to_string(), "unix:///run/r.sock?db=0&pass=***");
+}
+
+#[test]
+fn nothing_set_is_an_error_naming_the_variables() {
+    let err = env(&[]).unwrap_err();
+    assert_eq!(err, ConfigError::Missing);
+    let message = err.to_string();
+    for name in [
+        "REDIS_URL",
+        "REDIS_HOST",
+        "REDIS_ENDPOINT",
+        "REDIS_PORT",
+        "REDIS_AUTH_TOKEN",
+    ] {
+        assert!(message.contains(name), "{message}");
+    }
+}
+
+#[test]
+fn the_explicit_default_is_used_only_when_nothing_is_set() {
+    let cfg = RedisConfig::from_lookup(|_| None, Some("redis://127.0.0.1:6379")).unwrap();
+    assert_eq!(cfg.source(), Source::Default);
+    assert_eq!(cfg.to_string(), "redis://127.0.0.1:6379/0");
+
+    let cfg = RedisConfig::from_lookup(
+        |name| (name == "REDIS_HOST").then(|| "cache".to_owned()),
+        Some("redis://127.0.0.1:6379"),
+    )
+    .unwrap();
+    assert_eq!(cfg.source(), Source::Components);
+}
+
+#[test]
+fn bad_values_name_the_variable_mask_the_value_and_say_what_is_valid() {
+    let cases: &[(Vars, &str, &str, &str)] = &[
+        (
+            &[("REDIS_URL", "http://app:hunter2@cache")],
+            "REDIS_URL",
+            "http://app:***@cache",
+            "redis://",
+        ),
+        (
+            &[("REDIS_URL", "redis://cache:99999")],
+            "REDIS_URL",
+            "redis://cache:99999",
+            "1 to 65535",
+        ),
+        (
+            &[("REDIS_URL", "redis://cache:abc")],
+            "REDIS_URL",
+            "redis://cache:abc",
+            "1 to 65535",
+        ),
+        (
+            &[("REDIS_URL", "redis://cache:0")],
+            "REDIS_URL",
+            "redis://cache:0",
+            "1 to 65535",
+        ),
+        (
+            &[("REDIS_URL", "redis://:hunter2@")],
+            "REDIS_URL",
+            "redis://:***@",
+            "host",
+        ),
+        (
+            &[("REDIS_URL", "redis://cache/zero")],
+            "REDIS_URL",
+            "redis://cache/zero",
+            "database must be a number",
+        ),
+        (
+            &[("REDIS_URL", "redis://cache/0?timeout=1")],
+            "REDIS_URL",
+            "redis://cache/0?timeout=1",
+            "no query",
+        ),
+        (
+            &[("REDIS_URL", "unix://")],
+            "REDIS_URL",
+            "unix://",
+            "socket path",
+        ),
+        (
+            &[("REDIS_URL", "unix:///s?pass=hunter2&x=1")],
+            "REDIS_URL",
+            "unix:///s?pass=***&x=1",
+            "db, user and pass",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_PORT", "http")],
+            "REDIS_PORT",
+            "http",
+            "1 to 65535",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_PORT", "70000")],
+            "REDIS_PORT",
+            "70000",
+            "1 to 65535",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_DB", "one")],
+            "REDIS_DB",
+            "one",
+            "database number",
+        ),
+        (
+            &[("REDIS_HOST", "cache:6379")],
+            "REDIS_HOST",
+            "cache:6379",
+            "REDIS_PORT",
+        ),
+        (
+            &[("REDIS_HOST", "redis://cache")],
+            "REDIS_HOST",
+            "redis://cache",
+            "REDIS_URL",
+        ),
+        (&[("REDIS_HOST", "a b")], "REDIS_HOST", "a b", "host name"),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_TLS_ENABLED", "maybe")],
+            "REDIS_TLS_ENABLED",
+            "maybe",
+            "1/true/yes/on",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_FAIL_CLOSED", "2")],
+            "REDIS_FAIL_CLOSED",
+            "2",
+            "0/false/no/off",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_CONNECT_TIMEOUT_MS", "2s")],
+            "REDIS_CONNECT_TIMEOUT_MS",
+            "2s",
+            "milliseconds",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_STARTUP_TIMEOUT_MS", "0")],
+            "REDIS_STARTUP_TIMEOUT_MS",
+            "0",
+            "greater than 0",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_POOL_SIZE", "0")],
+            "REDIS_POOL_SIZE",
+            "0",
+            "at least 1",
+        ),
+    ];
+    for (vars, variable, shown, hint) in cases {
+        let err = env(vars).unwrap_err();
+        assert_eq!(err.variable(), Some(*variable), "{vars:?}");
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("{variable}={shown:?} is not valid: ")),
+            "{message}"
+        );
+        assert!(message.contains(hint), "{message} lacks {hint:?}");
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(!format!("{err:?}").contains("hunter2"));
+    }
+}
+
+#[test]
+fn booleans_accept_the_usual_spellings() {
+    for (value, tls) in [
+        ("1", true),
+        ("true", true),
+        ("YES", true),
+        (" on ", true),
+        ("True", true),
+        ("0", false),
+        ("false", false),
+        ("No", false),
+        ("OFF", false),
+    ] {
+        let cfg = env(&[("REDIS_HOST", "cache"), ("REDIS_TLS_ENABLED", value)]).unwrap();
+        assert_eq!(cfg.is_tls(), tls, "{value:?}");
+    }
+}
+
+#[test]
+fn tls_flag_contradicting_the_scheme_is_a_warning_not_an_error() {
+    let cfg = env(&[
+        ("REDIS_URL", "redis://cache"),
+        ("REDIS_TLS_ENABLED", "true"),
+    ])
+    .unwrap();
+    assert!(!cfg.is_tls(), "the URL wins");
+    assert_eq!(cfg.warnings().len(), 1);
+    assert!(
+        cfg.warnings()[0].contains("REDIS_TLS_ENABLED"),
+        "{:?}",
+        cfg.warnings()
+    );
+
+    let cfg = env(&[("REDIS_URL", "rediss://cache"), ("REDIS_TLS", "off")]).unwrap();
+    assert!(cfg.is_tls());
+    assert!(
+        cfg.warnings()[0].contains("REDIS_TLS=false"),
+        "{:?}",
+        cfg.warnings()
+    );
+
+    let cfg = env(&[("REDIS_URL", "rediss://cache"), ("REDIS_TLS", "on")]).unwrap();
+    assert!(cfg.warnings().is_empty());
+}
+
+#[test]
+fn ignored_variables_are_warned_about() {
+    let cfg = env(&[("REDIS_URL", "redis://cache"), ("REDIS_HOST", "other")]).unwrap();
+    assert_eq!(
+        cfg.warnings(),
+        ["REDIS_HOST is ignored because REDIS_URL is set"]
+    );
+    let cfg = env(&[("REDIS_URL", "redis://:a@cache"), ("REDIS_AUTH_TOKEN", "b")]).unwrap();
+    assert_eq!(
+        cfg.warnings(),
+        ["REDIS_AUTH_TOKEN is ignored because REDIS_URL carries a password"]
+    );
+    assert!(cfg.connection_url().contains(":a@"));
+}
+
+#[test]
+fn timeouts_and_policy_come_from_the_environment() {
+    let cfg = env(&[("REDIS_HOST", "cache")]).unwrap();
+    assert_eq!(cfg.connect_timeout, Duration::from_millis(2000));
+    assert_eq!(cfg.startup_timeout, Duration::from_millis(8000));
+    assert_eq!(cfg.startup_policy, StartupPolicy::Degraded);
+
+    let cfg = env(&[
+        ("REDIS_HOST", "cache"),
+        ("REDIS_CONNECT_TIMEOUT_MS", "250"),
+        ("REDIS_STARTUP_TIMEOUT_MS", "1500"),
+        ("REDIS_FAIL_CLOSED", "true"),
+        ("REDIS_CHECK_INTERVAL_MS", "200"),
+        ("REDIS_POOL_SIZE", "4"),
+        ("REDIS_BACKOFF_INITIAL_MS", "1000"),
+        ("REDIS_BACKOFF_MAX_MS", "15000"),
+    ])
+    .unwrap();
+    assert_eq!(cfg.connect_timeout, Duration::from_millis(250));
+    assert_eq!(cfg.startup_timeout, Duration::from_millis(1500));
+    assert_eq!(cfg.startup_policy, StartupPolicy::FailClosed);
+    assert_eq!(cfg.check_interval, Duration::from_millis(200));
+    assert_eq!(cfg.pool_size, 4);
+    assert_eq!(cfg.backoff.initial(), Duration::from_secs(1));
+    assert_eq!(cfg.backoff.max(), Duration::from_secs(15));
+}
+
+#[test]
+fn source_says_where_settings_came_from() {
+    assert_eq!(
+        env(&[("REDIS_URL", "cache")]).unwrap().source(),
+        Source::Url
+    );
+    assert_eq!(
+        env(&[("REDIS_HOST", "cache")]).unwrap().source(),
+        Source::Components
+    );
+}
+
+/// Everything a config or its errors can print.
+fn outputs(result: &Result<RedisConfig, ConfigError>) -> Vec<String> {
+    match result {
+        Ok(cfg) => vec![cfg.to_string(), format!("{cfg:?}"), cfg.redacted_url()],
+        Err(err) => vec![err.to_string(), format!("{err:?}")],
+    }
+}
+
+fn assert_hidden(password: &str, result: &Result<RedisConfig, ConfigError>) {
+    let encoded = utf8_percent_encode(password, USERINFO).to_string();
+    for output in outputs(result) {
+        assert!(
+            !output.contains(password),
+            "{password:?} leaked in {output}"
+        );
+        assert!(!output.contains(&encoded), "{encoded:?} leaked in {output}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn generated_passwords_never_appear_in_any_output(
+        password in "[A-Za-z0-9@:/#%?&=+!$ é-]{8,24}",
+        host in "[a-z][a-z0-9.-]{0,15}",
+        port in proptest::option::of(any::<u16>()),
+        tls in any::<bool>(),
+    ) {
+        let encoded = utf8_percent_encode(&password, USERINFO).to_string();
+        let port_text = port.map(|p| p.to_string()).unwrap_or_default();
+
+        let components = env(&[
+            ("REDIS_HOST", &host),
+            ("REDIS_PORT", &port_text),
+            ("REDIS_AUTH_TOKEN", &password),
+            ("REDIS_TLS_ENABLED", if tls { "true" } else { "false" }),
+        ]);
+        assert_hidden(&password, &components);
+
+        let url = format!("redis://app:{encoded}@{host}:{port_text}/0");
+        assert_hidden(&password, &env(&[("REDIS_URL", &url)]));
+
+        // Raw, unencoded passwords in URLs are malformed more often than not: errors must hide them too.
+        let raw = format!("rediss://app:{password}@{host}:{port_text}");
+        assert_hidden(&password, &env(&[("REDIS_URL", &raw)]));
+        let schemeless = format!("app:{password}@{host}");
+        assert_hidden(&password, &env(&[("REDIS_URL", &schemeless)]));
+    }
+
+    #[test]
+    fn no_input_panics(value in "\\PC{0,40}", other in "\\PC{0,10}") {
+        for name in ["REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TLS_ENABLED"] {
+            let _ = env(&[(name, &value), ("REDIS_PORT", &other)]);
+        }
+        let _ = RedisConfig::from_url(&value);
+    }
+}

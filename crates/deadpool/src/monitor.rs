@@ -1,0 +1,468 @@
+//! The monitor: watches Redis on its own connection and keeps the availability handle true.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::AsyncConnectionConfig;
+use deadpool_redis::{Connection, Manager, Pool, PoolError, Runtime};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use redis_gate_core::{Availability, AvailabilityReporter, Reading, Status};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use crate::probe::{ProbeError, ProbeErrorKind, Prober};
+use crate::{RedisConfig, StartupPolicy};
+
+/// How often, at most, a summary of ongoing connection failures is logged.
+const FAILURE_SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// Why [`RedisMonitor::start`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The settings cannot be used by the Redis client or the pool. No connection was tried.
+    #[error("redis configuration rejected: {0}")]
+    Config(String),
+    /// [`StartupPolicy::FailClosed`] and Redis did not answer within the startup timeout.
+    #[error("redis not available within {} ms: {last_error}", waited.as_millis())]
+    Unavailable {
+        /// How long the monitor waited.
+        waited: Duration,
+        /// The last failure, sanitized.
+        last_error: String,
+    },
+}
+
+/// What [`RedisMonitor::connection`] returns instead of a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The handle says Redis is unavailable: no connection was attempted and nothing waited.
+    #[error("redis is unavailable ({0})")]
+    Unavailable(Reading),
+    /// The pool could not hand out a connection (all in use past the wait timeout, or a new
+    /// connection failed). This does not by itself make the handle unavailable.
+    #[error("redis pool: {0}")]
+    Pool(#[from] PoolError),
+}
+
+/// A pool that fails fast: [`GatedPool::get`] returns [`ConnectionError::Unavailable`] at once
+/// while the handle says Redis is unavailable. Cheap to clone; give one to each handler.
+#[derive(Clone)]
+pub struct GatedPool {
+    pool: Pool,
+    availability: Availability,
+}
+
+impl GatedPool {
+    /// A pooled connection, or an error at once while Redis is unavailable.
+    pub async fn get(&self) -> Result<Connection, ConnectionError> {
+        let reading = self.availability.reading();
+        if !reading.is_available() {
+            return Err(ConnectionError::Unavailable(reading));
+        }
+        Ok(self.pool.get().await?)
+    }
+
+    /// The handle the pool is gated on.
+    pub fn availability(&self) -> &Availability {
+        &self.availability
+    }
+
+    /// The underlying pool, ungated.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+impl std::fmt::Debug for GatedPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatedPool")
+            .field("availability", &self.availability)
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+/// Watches Redis and keeps an [`Availability`] handle true.
+///
+/// It owns a `deadpool_redis::Pool` for the application ([`pool`](Self::pool),
+/// [`connection`](Self::connection)) and checks Redis on a connection of its own, so a pool
+/// exhausted by slow handlers never looks like an outage. It connects at once, `PING`s every
+/// check interval, flips the handle on refused or reset connections immediately and on
+/// timeouts after `fall` in a row, reconnects with capped, jittered backoff, and logs
+/// transitions rather than attempts. Dropping it (or [`shutdown`](Self::shutdown)) stops the
+/// background task.
+///
+/// ```no_run
+/// use redis_gate_deadpool::{RedisConfig, RedisMonitor};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let monitor = RedisMonitor::start(RedisConfig::from_env()?).await?;
+/// let redis = monitor.availability(); // give this to the layers
+/// let pool = monitor.gated_pool();    // and this to the handlers
+/// # Ok(()) }
+/// ```
+pub struct RedisMonitor {
+    pool: Pool,
+    reporter: Arc<AvailabilityReporter>,
+    availability: Availability,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RedisMonitor {
+    /// Builds the pool, starts watching, and applies the startup policy: with
+    /// [`StartupPolicy::FailClosed`] it waits up to the startup timeout for the first connection
+    /// and fails if none comes; with [`StartupPolicy::Degraded`] it returns at once while the
+    /// first attempt runs (use [`wait_available`](Self::wait_available) to wait anyway).
+    ///
+    /// Must be called within a Tokio runtime.
+    pub async fn start(config: RedisConfig) -> Result<RedisMonitor, StartError> {
+        info!(
+            scheme = config.scheme(),
+            host = config.host(),
+            port = config.port(),
+            db = config.db(),
+            tls = config.is_tls(),
+            source = config.source().as_str(),
+            url = %config,
+            "redis_config"
+        );
+        for warning in config.warnings() {
+            warn!(warning = warning.as_str(), "redis_config_warning");
+        }
+        let config_error = |err: String| {
+            error!(reason = err.as_str(), "redis_config_invalid");
+            StartError::Config(err)
+        };
+        let prober = Prober::new(&config).map_err(|err| config_error(err.to_string()))?;
+        let pool = build_pool(&config).map_err(config_error)?;
+
+        let reporter = Arc::new(AvailabilityReporter::new(Arc::clone(
+            config.dependency_name(),
+        )));
+        let availability = reporter.availability();
+        let (stop, stopped) = watch::channel(false);
+        let watcher = Watcher::new(config.clone(), prober, pool.clone(), Arc::clone(&reporter));
+        let task = tokio::spawn(watcher.run(stopped));
+        let monitor = RedisMonitor {
+            pool,
+            reporter,
+            availability,
+            stop,
+            task: Some(task),
+        };
+
+        if config.startup_policy == StartupPolicy::FailClosed
+            && !monitor.wait_available(config.startup_timeout).await
+        {
+            let last_error = monitor
+                .availability
+                .snapshot()
+                .last_error()
+                .unwrap_or("no answer")
+                .to_owned();
+            error!(
+                waited_ms = config.startup_timeout.as_millis() as u64,
+                reason = last_error.as_str(),
+                "redis_connect_fatal"
+            );
+            monitor.shutdown().await;
+            return Err(StartError::Unavailable {
+                waited: config.startup_timeout,
+                last_error,
+            });
+        }
+        Ok(monitor)
+    }
+
+    /// Waits until Redis is available, up to `timeout`. Returns whether it is.
+    pub async fn wait_available(&self, timeout: Duration) -> bool {
+        let mut changes = self.availability.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.availability.is_available() {
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return self.availability.is_available(),
+            }
+        }
+        true
+    }
+
+    /// The read handle, for the layers and for application code.
+    pub fn availability(&self) -> Availability {
+        self.availability.clone()
+    }
+
+    /// The application's pool (ungated: [`connection`](Self::connection) fails fast instead).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A cheap-to-clone pool that fails fast while Redis is unavailable.
+    pub fn gated_pool(&self) -> GatedPool {
+        GatedPool {
+            pool: self.pool.clone(),
+            availability: self.availability.clone(),
+        }
+    }
+
+    /// A pooled connection, or [`ConnectionError::Unavailable`] at once while the handle says
+    /// Redis is unavailable: application code never hangs on a dead Redis.
+    pub async fn connection(&self) -> Result<Connection, ConnectionError> {
+        self.gated_pool().get().await
+    }
+
+    /// Operator override: marks Redis unavailable (maintenance, draining) until
+    /// [`clear_override`](Self::clear_override), whatever the checks say.
+    pub fn mark_unavailable(&self, reason: &str) {
+        if self.reporter.mark_unavailable(reason) {
+            warn!(reason, "redis_override_set");
+        }
+    }
+
+    /// Lifts the operator override.
+    pub fn clear_override(&self) {
+        if self.reporter.clear_override() {
+            info!("redis_override_cleared");
+        }
+    }
+
+    /// Stops the background task and waits for it to finish. The handle keeps its last reading.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.pool.close();
+    }
+}
+
+impl Drop for RedisMonitor {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisMonitor")
+            .field("availability", &self.availability)
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
+fn build_pool(config: &RedisConfig) -> Result<Pool, String> {
+    let settings = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.response_timeout));
+    let manager = Manager::new_with_config(config.connection_url(), settings)
+        .map_err(|err| redis_gate_core::sanitize_error(&err.to_string()))?;
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .wait_timeout(Some(config.pool_wait_timeout))
+        .create_timeout(Some(config.connect_timeout))
+        .recycle_timeout(Some(config.response_timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|err| err.to_string())
+}
+
+/// The background task's state.
+struct Watcher {
+    config: RedisConfig,
+    prober: Prober,
+    pool: Pool,
+    reporter: Arc<AvailabilityReporter>,
+    rng: StdRng,
+    started: Instant,
+    /// Successful connections so far: before the first, failures keep the status `Connecting`.
+    ever_connected: bool,
+    /// The startup budget (attempts or time) ran out before the first connection.
+    gave_up: bool,
+    /// Failed attempts since Redis was last available; drives the backoff.
+    failures: u32,
+    timeouts_in_row: u32,
+    successes_in_row: u32,
+    down_since: Instant,
+    last_failure_log: Option<Instant>,
+    failures_since_log: u32,
+}
+
+impl Watcher {
+    fn new(
+        config: RedisConfig,
+        prober: Prober,
+        pool: Pool,
+        reporter: Arc<AvailabilityReporter>,
+    ) -> Watcher {
+        let now = Instant::now();
+        Watcher {
+            config,
+            prober,
+            pool,
+            reporter,
+            rng: StdRng::from_os_rng(),
+            started: now,
+            ever_connected: false,
+            gave_up: false,
+            failures: 0,
+            timeouts_in_row: 0,
+            successes_in_row: 0,
+            down_since: now,
+            last_failure_log: None,
+            failures_since_log: 0,
+        }
+    }
+
+    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+        info!(
+            url = %self.config,
+            startup_timeout_ms = self.config.startup_timeout.as_millis() as u64,
+            "redis_connect_start"
+        );
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.prober.check() => outcome,
+                _ = stopped.wait_for(|stop| *stop) => break,
+            };
+            let delay = match outcome {
+                Ok(latency) => self.succeeded(latency),
+                Err(err) => self.failed(err),
+            };
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stopped.wait_for(|stop| *stop) => break,
+            }
+        }
+        debug!("redis_monitor_stopped");
+    }
+
+    fn is_available(&self) -> bool {
+        self.reporter.reading().status() == Status::Connected
+    }
+
+    fn succeeded(&mut self, latency: Duration) -> Duration {
+        self.timeouts_in_row = 0;
+        self.successes_in_row += 1;
+        if !self.is_available() && self.successes_in_row >= self.config.rise {
+            let attempt = self.failures + 1;
+            self.reporter.set_status(Status::Connected);
+            if self.ever_connected {
+                info!(
+                    downtime_ms = self.down_since.elapsed().as_millis() as u64,
+                    attempt, "redis_reconnected"
+                );
+            } else {
+                info!(
+                    duration_ms = self.started.elapsed().as_millis() as u64,
+                    latency_us = latency.as_micros() as u64,
+                    attempt,
+                    "redis_connect_ok"
+                );
+            }
+            self.ever_connected = true;
+            self.gave_up = false;
+            self.failures = 0;
+            self.last_failure_log = None;
+            self.failures_since_log = 0;
+        }
+        self.config.check_interval
+    }
+
+    fn failed(&mut self, err: ProbeError) -> Duration {
+        self.successes_in_row = 0;
+        let was_available = self.is_available();
+        if err.kind() == ProbeErrorKind::Timeout && was_available {
+            self.timeouts_in_row += 1;
+            if self.timeouts_in_row < self.config.fall {
+                // One slow answer is not an outage yet: check again at once.
+                debug!(
+                    reason = err.reason(),
+                    timeouts = self.timeouts_in_row,
+                    "redis_check_slow"
+                );
+                return Duration::ZERO;
+            }
+        }
+        self.timeouts_in_row = 0;
+        if matches!(
+            err.kind(),
+            ProbeErrorKind::Connection | ProbeErrorKind::Timeout | ProbeErrorKind::Auth
+        ) {
+            self.prober.disconnect();
+        }
+        self.failures = self.failures.saturating_add(1);
+
+        if !self.ever_connected
+            && !self.gave_up
+            && (self.failures >= self.config.startup_attempts
+                || self.started.elapsed() >= self.config.startup_timeout)
+        {
+            self.gave_up = true;
+            if self.config.startup_policy == StartupPolicy::Degraded {
+                warn!(
+                    attempts = self.failures,
+                    waited_ms = self.started.elapsed().as_millis() as u64,
+                    reason = err.reason(),
+                    "redis_connect_degraded"
+                );
+            }
+        }
+        let status = if err.kind() == ProbeErrorKind::Auth
+            || err.kind() == ProbeErrorKind::Config
+            || self.gave_up
+        {
+            Status::Failed
+        } else if self.ever_connected {
+            Status::Disconnected
+        } else {
+            Status::Connecting
+        };
+        let delay = if self.gave_up || status == Status::Failed {
+            self.config.backoff.delay(u32::MAX, &mut self.rng)
+        } else {
+            self.config.backoff.delay(self.failures - 1, &mut self.rng)
+        };
+
+        self.reporter
+            .record_failure(err.reason(), Some(Instant::now() + delay));
+        self.reporter.set_status(status);
+        if was_available {
+            self.down_since = Instant::now();
+            // Idle pooled connections are most likely dead: drop them so handlers do not
+            // pick them up once Redis is back.
+            self.pool.retain(|_, _| false);
+            warn!(reason = err.reason(), "redis_connection_lost");
+            self.last_failure_log = Some(Instant::now());
+            self.failures_since_log = 0;
+        } else {
+            self.log_failure(&err);
+        }
+        delay
+    }
+
+    /// The first failure of an outage is logged; after that, one summary a minute at most.
+    fn log_failure(&mut self, err: &ProbeError) {
+        self.failures_since_log += 1;
+        let due = self
+            .last_failure_log
+            .is_none_or(|at| at.elapsed() >= FAILURE_SUMMARY_EVERY);
+        if due {
+            warn!(
+                reason = err.reason(),
+                attempt = self.failures,
+                failures_since_last_log = self.failures_since_log,
+                down_for_ms = self.down_since.elapsed().as_millis() as u64,
+                "redis_connect_fail"
+            );
+            self.last_failure_log = Some(Instant::now());
+            self.failures_since_log = 0;
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The monitor against real `redis-server` processes: started late, killed, frozen, restarted,
+//! loading, password-protected, and saturated.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::AsyncCommands;
+use redis_gate_core::Status;
+use redis_gate_deadpool::{
+    Backoff, ConnectionError, RedisConfig, RedisMonitor, StartError, StartupPolicy,
+};
+use redis_gate_testkit::logs::LogCapture;
+use redis_gate_testkit::poll::eventually;
+use redis_gate_testkit::redis::{RedisServer, free_port};
+
+/// Generous: a loaded 2-core machine must still pass.
+const DEADLINE: Duration = Duration::from_secs(10);
+const BACKOFF_CAP: Duration = Duration::from_millis(500);
+
+/// Settings that make the monitor quick, so tests are quick.
+fn fast(url: &str) -> RedisConfig {
+    RedisConfig::from_url(url)
+        .unwrap()
+        .check_interval(Duration::from_millis(100))
+        .response_timeout(Duration::from_millis(250))
+        .connect_timeout(Duration::from_millis(500))
+        .backoff(Backoff::new(Duration::from_millis(50), BACKOFF_CAP))
+}
+
+async fn status_becomes(monitor: &RedisMonitor, status: Status) -> bool {
+    let redis = monitor.availability();
+    eventually(DEADLINE, || redis.status() == status).await
+}
+
+/// True if `future` completes on its first poll: it neither waited nor did I/O that blocked.
+fn completes_at_once<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+#[tokio::test]
+async fn connects_eagerly_and_hands_out_working_connections() {
+    let (logs, _guard) = LogCapture::install();
+    let server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    let mut conn = monitor.connection().await.unwrap();
+    let _: () = conn.set("gate:key", "value").await.unwrap();
+    let value: String = conn.get("gate:key").await.unwrap();
+    assert_eq!(value, "value");
+
+    assert_eq!(logs.events("redis_config").len(), 1);
+    assert_eq!(logs.events("redis_connect_start").len(), 1);
+    let ok = logs.events("redis_connect_ok");
+    assert_eq!(ok.len(), 1, "{}", logs.text());
+    assert!(
+        ok[0].contains("\"duration_ms\":") && ok[0].contains("\"attempt\":1"),
+        "{}",
+        ok[0]
+    );
+    assert!(logs.events("redis_connect_fail").is_empty());
+    monitor.shutdown().await;
+}
+
+#[tokio::test]
+async fn redis_starting_late_goes_from_connecting_to_connected() {
+    let (logs, _guard) = LogCapture::install();
+    let late = RedisServer::builder().start_after(Duration::from_secs(2));
+    let monitor = RedisMonitor::start(fast(&late.url())).await.unwrap();
+    let mut changes = monitor.availability().subscribe();
+    assert_eq!(monitor.availability().status(), Status::Connecting);
+
+    let server = tokio::task::spawn_blocking(move || late.join())
+        .await
+        .unwrap();
+    let accepting = Instant::now();
+    assert!(monitor.wait_available(DEADLINE).await);
+    let lag = accepting.elapsed();
+
+    // The first transition is straight to Connected: never Disconnected before a connection.
+    assert_eq!(changes.changed().await.unwrap().status(), Status::Connected);
+    let fails = logs.events("redis_connect_fail");
+    assert_eq!(
+        fails.len(),
+        1,
+        "one line for the outage, not one per attempt: {fails:?}"
+    );
+    // Retries are at most one backoff cap apart, plus a connect and a PING.
+    assert!(lag < BACKOFF_CAP + Duration::from_secs(2), "lag {lag:?}");
+    drop(server);
+}
+
+#[tokio::test]
+async fn kill_makes_redis_unavailable_and_restart_brings_it_back() {
+    let (logs, _guard) = LogCapture::install();
+    let mut server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    server.kill();
+    assert!(status_becomes(&monitor, Status::Disconnected).await);
+    let snapshot = monitor.availability().snapshot();
+    assert!(snapshot.next_retry_at().is_some());
+    assert!(snapshot.last_error().is_some());
+
+    // Application code fails fast while Redis is down: no connect attempt, no pool wait.
+    match completes_at_once(monitor.connection()) {
+        Some(Err(ConnectionError::Unavailable(reading))) => {
+            assert_eq!(reading.status(), Status::Disconnected)
+        }
+        Some(other) => panic!("expected Unavailable, got {:?}", other.map(|_| ())),
+        None => panic!("connection() waited while Redis was known to be down"),
+    }
+
+    server.restart();
+    assert!(monitor.wait_available(DEADLINE).await);
+    let mut conn = monitor.connection().await.unwrap();
+    let pong: String = deadpool_redis::redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pong, "PONG");
+
+    assert_eq!(logs.events("redis_connection_lost").len(), 1);
+    let reconnected = logs.events("redis_reconnected");
+    assert_eq!(reconnected.len(), 1);
+    assert!(
+        reconnected[0].contains("\"downtime_ms\":"),
+        "{}",
+        reconnected[0]
+    );
+}
+
+#[tokio::test]
+async fn frozen_redis_is_unavailable_after_the_timeouts_and_recovers_when_thawed() {
+    let mut server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    server.freeze();
+    let redis = monitor.availability();
+    assert!(eventually(DEADLINE, || !redis.is_available()).await);
+    let snapshot = redis.snapshot();
+    assert_eq!(snapshot.status(), Status::Disconnected);
+    assert!(
+        snapshot.last_error().unwrap().contains("timed out"),
+        "{:?}",
+        snapshot.last_error()
+    );
+
+    server.thaw();
+    assert!(monitor.wait_available(DEADLINE).await);
+}
+
+#[tokio::test]
+async fn wrong_password_is_failed_with_a_sanitized_reason_and_never_logged() {
+    let (logs, _guard) = LogCapture::install();
+    let server = RedisServer::builder().password("right-Pa55word").start();
+    let wrong = format!("redis://:wrong-Pa55word@127.0.0.1:{}", server.port());
+    let monitor = RedisMonitor::start(fast(&wrong)).await.unwrap();
+
+    assert!(status_becomes(&monitor, Status::Failed).await);
+    let snapshot = monitor.availability().snapshot();
+    let reason = snapshot.last_error().unwrap();
+    assert!(reason.contains("authentication failed"), "{reason}");
+
+    let no_password = RedisMonitor::start(fast(&server.url_without_password()))
+        .await
+        .unwrap();
+    assert!(status_becomes(&no_password, Status::Failed).await);
+    let reason = no_password
+        .availability()
+        .snapshot()
+        .last_error()
+        .unwrap()
+        .to_owned();
+    assert!(reason.contains("authentication failed"), "{reason}");
+
+    let text = logs.text();
+    assert!(!logs.events("redis_connect_fail").is_empty());
+    for secret in ["right-Pa55word", "wrong-Pa55word"] {
+        assert!(!text.contains(secret), "{secret} leaked into the logs");
+        assert!(!reason.contains(secret));
+    }
+    assert!(text.contains(":***@"), "the URL is logged, redacted");
+}
+
+#[tokio::test]
+async fn loading_dataset_is_not_available_until_loaded() {
+    // `key-load-delay` (microseconds per key) only matters when a dump is loaded at startup;
+    // a small event interval lets the loading server answer clients (with -LOADING) promptly.
+    let mut server = RedisServer::builder()
+        .arg("enable-debug-command", "yes")
+        .arg("key-load-delay", "100")
+        .arg("loading-process-events-interval-bytes", "1024")
+        .start();
+    server.command(&["DEBUG", "POPULATE", "20000"]).unwrap();
+    server.command(&["SAVE"]).unwrap();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    // Restart into a slow load: a real -LOADING reply for about two seconds, which a plain
+    // `redis-cli ping` would report as success.
+    server.stop();
+    server.restart_accepting();
+    let redis = monitor.availability();
+    assert!(
+        eventually(DEADLINE, || {
+            redis
+                .snapshot()
+                .last_error()
+                .is_some_and(|e| e.starts_with("LOADING"))
+        })
+        .await,
+        "{:?} {}",
+        redis.snapshot(),
+        server.log()
+    );
+    assert!(!redis.is_available());
+    assert!(monitor.wait_available(Duration::from_secs(30)).await);
+}
+
+#[tokio::test]
+async fn fail_closed_start_without_redis_errors_within_the_startup_timeout() {
+    let (logs, _guard) = LogCapture::install();
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let config = fast(&url)
+        .startup_policy(StartupPolicy::FailClosed)
+        .startup_timeout(Duration::from_millis(800));
+    let started = Instant::now();
+    let err = RedisMonitor::start(config).await.unwrap_err();
+    let waited = started.elapsed();
+
+    match &err {
+        StartError::Unavailable { waited, last_error } => {
+            assert_eq!(*waited, Duration::from_millis(800));
+            assert_eq!(last_error, "connection refused");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(waited >= Duration::from_millis(800), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    assert_eq!(
+        logs.events("redis_connect_fatal").len(),
+        1,
+        "{}",
+        logs.text()
+    );
+    assert!(logs.events("redis_connect_degraded").is_empty());
+}
+
+#[tokio::test]
+async fn degraded_start_returns_at_once_and_reports_failed_after_the_budget() {
+    let (logs, _guard) = LogCapture::install();
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let monitor = RedisMonitor::start(fast(&url).startup_attempts(3))
+        .await
+        .unwrap();
+    assert_eq!(monitor.availability().status(), Status::Connecting);
+
+    assert!(status_becomes(&monitor, Status::Failed).await);
+    assert_eq!(logs.events("redis_connect_degraded").len(), 1);
+    let snapshot = monitor.availability().snapshot();
+    assert!(snapshot.attempts() >= 3);
+    assert!(snapshot.retry_in().unwrap() <= BACKOFF_CAP);
+}
+
+#[tokio::test]
+async fn pool_saturation_does_not_flip_the_handle() {
+    let server = RedisServer::start();
+    let config = fast(&server.url())
+        .pool_size(2)
+        .pool_wait_timeout(Duration::from_millis(100));
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    let held = [
+        monitor.connection().await.unwrap(),
+        monitor.connection().await.unwrap(),
+    ];
+    match monitor.connection().await {
+        Err(ConnectionError::Pool(err)) => assert!(err.to_string().contains("Timeout"), "{err}"),
+        other => panic!("expected a pool timeout, got {:?}", other.map(|_| ())),
+    }
+
+    // Let the monitor run several checks while the pool stays exhausted: count its PINGs.
+    let pings = || -> u64 {
+        let stats = server.command(&["INFO", "commandstats"]).unwrap();
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
+            .and_then(|rest| rest.split(',').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = pings();
+    assert!(eventually(DEADLINE, || pings() >= before + 5).await);
+    let snapshot = monitor.availability().snapshot();
+    assert_eq!(snapshot.status(), Status::Connected);
+    assert_eq!(snapshot.attempts(), 0);
+    drop(held);
+}
+
+#[tokio::test]
+async fn operator_override_holds_redis_out_of_service() {
+    let server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    monitor.mark_unavailable("maintenance");
+    assert!(!monitor.availability().is_available());
+    assert!(matches!(
+        monitor.connection().await,
+        Err(ConnectionError::Unavailable(_))
+    ));
+    monitor.clear_override();
+    assert!(monitor.availability().is_available());
+    drop(server);
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_task_and_keeps_the_last_reading() {
+    let server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    let redis = monitor.availability();
+    tokio::time::timeout(DEADLINE, monitor.shutdown())
+        .await
+        .expect("shutdown finishes");
+    assert_eq!(redis.status(), Status::Connected);
+    let mut changes = redis.subscribe();
+    assert!(changes.changed().await.is_none(), "the reporter is gone");
+}

@@ -1,0 +1,604 @@
+//! Real `redis-server` processes on loopback, one per test, each with its own port and temporary
+//! directory, killed when dropped.
+//!
+//! The binary is `$REDIS_SERVER_BIN` when set, otherwise `redis-server` from `PATH`. Servers never
+//! use port 6379 and never rely on a server someone else started.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use redis_gate_testkit::redis::RedisServer;
+//!
+//! let mut server = RedisServer::builder().password("s3cret").start();
+//! assert_eq!(server.command(&["PING"]), Ok("PONG".to_owned()));
+//!
+//! server.freeze(); // SIGSTOP: connections are accepted but nothing answers
+//! server.thaw();
+//! server.kill();
+//! server.restart(); // same port, same directory
+//!
+//! let late = RedisServer::builder().start_after(Duration::from_millis(200));
+//! let url = late.url(); // known before the server runs
+//! let server = late.join();
+//! assert_eq!(server.url(), url);
+//! ```
+
+use std::fs;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::{self, ConnectionLike, RedisError, Value};
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+/// How long a server may take to answer `PING` with `PONG` (or to accept connections).
+const READY_DEADLINE: Duration = Duration::from_secs(10);
+/// How long `stop` waits for the process to exit after `SHUTDOWN NOSAVE` before killing it.
+const STOP_DEADLINE: Duration = Duration::from_secs(5);
+/// Pause between two readiness or exit checks.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// Connect timeout of [`RedisServer::command`].
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Response timeout of [`RedisServer::command`].
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Timeout of one readiness probe, short so that a probe never eats the whole deadline.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
+/// How many fresh ports `start` tries when another process grabs the chosen one first.
+const START_ATTEMPTS: usize = 3;
+/// The default Redis port, never used so tests cannot touch a developer's server.
+const DEFAULT_REDIS_PORT: u16 = 6379;
+const LOG_FILE: &str = "redis.log";
+
+/// A free TCP port on `127.0.0.1`, found by binding port 0 and releasing it. Never 6379.
+pub fn free_port() -> u16 {
+    loop {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        if port != DEFAULT_REDIS_PORT {
+            return port;
+        }
+    }
+}
+
+/// Configures a [`RedisServer`] before it starts: password, port and extra configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RedisServerBuilder {
+    password: Option<String>,
+    args: Vec<(String, String)>,
+    port: Option<u16>,
+}
+
+impl RedisServerBuilder {
+    /// Requires clients to authenticate with `pw` (`--requirepass`). [`RedisServer::url`] then
+    /// carries the password.
+    pub fn password(mut self, pw: &str) -> Self {
+        self.password = Some(pw.to_owned());
+        self
+    }
+
+    /// Adds `--name value` to the command line, after the defaults, so it can override them
+    /// (`arg("appendonly", "yes")`). Repeatable.
+    pub fn arg(mut self, name: &str, value: &str) -> Self {
+        self.args.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Listens on `port` instead of a free port picked by [`free_port`].
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Starts the server and waits until it answers `PING` with `PONG`.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` cannot be found, or is not ready within 10 s (the panic message holds
+    /// the server log).
+    pub fn start(self) -> RedisServer {
+        let fixed_port = self.port.is_some();
+        let mut server = self.prepare();
+        for attempt in 1..=START_ATTEMPTS {
+            match server.spawn_and_wait(Readiness::Pong) {
+                Ok(()) => return server,
+                // Another process may take the port between `free_port` and the bind: pick another.
+                Err(StartError::Exited(_))
+                    if !fixed_port
+                        && attempt < START_ATTEMPTS
+                        && server.log().contains("Address already in use") =>
+                {
+                    server.port = free_port();
+                }
+                Err(err) => server.fail(&err),
+            }
+        }
+        unreachable!("the last attempt either returns or panics")
+    }
+
+    /// Picks the port now and starts the process on a background thread after `delay`, for tests
+    /// of clients that come up before Redis does.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` cannot be found (immediately, not on the background thread).
+    pub fn start_after(self, delay: Duration) -> LateServer {
+        let mut server = self.prepare();
+        let port = server.port;
+        let url = server.url();
+        let handle = thread::spawn(move || {
+            thread::sleep(delay);
+            if let Err(err) = server.spawn_and_wait(Readiness::Pong) {
+                server.fail(&err);
+            }
+            server
+        });
+        LateServer {
+            port,
+            url,
+            handle: Some(handle),
+        }
+    }
+
+    fn prepare(self) -> RedisServer {
+        let binary = redis_server_binary();
+        let dir = tempfile::Builder::new()
+            .prefix("redis-gate-testkit-")
+            .tempdir()
+            .expect("create a temporary directory for redis-server");
+        RedisServer {
+            binary,
+            port: self.port.unwrap_or_else(free_port),
+            password: self.password,
+            args: self.args,
+            dir,
+            child: Mutex::new(None),
+            is_frozen: false,
+        }
+    }
+}
+
+/// A `redis-server` process on `127.0.0.1` with its own temporary directory.
+///
+/// Dropping it kills the process with SIGKILL (also when frozen), waits for it and removes the
+/// directory.
+#[derive(Debug)]
+pub struct RedisServer {
+    binary: PathBuf,
+    port: u16,
+    password: Option<String>,
+    args: Vec<(String, String)>,
+    dir: TempDir,
+    // A mutex so that `is_running(&self)` can reap an exited child.
+    child: Mutex<Option<Child>>,
+    is_frozen: bool,
+}
+
+impl RedisServer {
+    /// A builder for a server with a password, a fixed port or extra configuration.
+    pub fn builder() -> RedisServerBuilder {
+        RedisServerBuilder::default()
+    }
+
+    /// Starts a server with the default configuration on a free port; see
+    /// [`RedisServerBuilder::start`].
+    pub fn start() -> RedisServer {
+        Self::builder().start()
+    }
+
+    /// The port the server listens on, the same across restarts.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>`, or `redis://:<password>@127.0.0.1:<port>` when a password is
+    /// set.
+    pub fn url(&self) -> String {
+        server_url(self.port, self.password.as_deref())
+    }
+
+    /// `redis://127.0.0.1:<port>`, without the password even when one is set.
+    pub fn url_without_password(&self) -> String {
+        server_url(self.port, None)
+    }
+
+    /// The process id, or `None` when no process runs (after `stop` or `kill`).
+    pub fn pid(&self) -> Option<u32> {
+        let mut child = self.lock_child();
+        reap_if_exited(&mut child);
+        child.as_ref().map(Child::id)
+    }
+
+    /// The server's temporary directory: its working directory (`--dir`) and the home of its log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server log so far, across restarts; empty when nothing was written yet.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Whether the process exists and has not exited. A frozen server is running.
+    pub fn is_running(&self) -> bool {
+        let mut child = self.lock_child();
+        reap_if_exited(&mut child);
+        child.is_some()
+    }
+
+    /// Shuts the server down cleanly with `SHUTDOWN NOSAVE` and waits for the process to exit,
+    /// killing it if it is still there after 5 s. A frozen server is thawed first. Does nothing
+    /// when the server is not running.
+    pub fn stop(&mut self) {
+        if !self.is_running() {
+            return;
+        }
+        if self.is_frozen {
+            self.thaw();
+        }
+        // The server closes the connection instead of answering, so the reply is an I/O error.
+        let _ = self.command(&["SHUTDOWN", "NOSAVE"]);
+        let deadline = Instant::now() + STOP_DEADLINE;
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return;
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+        self.kill();
+    }
+
+    /// Kills the process with SIGKILL and waits for it. Does nothing when it is not running.
+    pub fn kill(&mut self) {
+        let child = self.child.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(mut process) = child.take() {
+            // Fails only when the process has already exited; `wait` reaps it either way.
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        self.is_frozen = false;
+    }
+
+    /// Suspends the process with SIGSTOP: the kernel still accepts connections, but nothing is
+    /// answered until [`thaw`](Self::thaw).
+    ///
+    /// # Panics
+    ///
+    /// When the server is not running.
+    pub fn freeze(&mut self) {
+        self.signal(Signal::SIGSTOP);
+        self.is_frozen = true;
+    }
+
+    /// Resumes a frozen process with SIGCONT.
+    ///
+    /// # Panics
+    ///
+    /// When the server is not running.
+    pub fn thaw(&mut self) {
+        self.signal(Signal::SIGCONT);
+        self.is_frozen = false;
+    }
+
+    /// Starts the server again on the same port and directory and waits until it answers `PING`
+    /// with `PONG`. Kills it first if it is still running.
+    ///
+    /// # Panics
+    ///
+    /// When the server is not ready within 10 s (the panic message holds the server log).
+    pub fn restart(&mut self) {
+        self.restart_until(Readiness::Pong);
+    }
+
+    /// Like [`restart`](Self::restart), but returns as soon as the server accepts TCP connections,
+    /// for tests of a server that still answers `-LOADING`.
+    ///
+    /// # Panics
+    ///
+    /// When the server does not accept connections within 10 s.
+    pub fn restart_accepting(&mut self) {
+        self.restart_until(Readiness::Accepting);
+    }
+
+    /// Runs one command on a fresh connection (authenticated when a password is set) and renders
+    /// the reply as text: strings as they are, integers in decimal, `OK` for a status reply,
+    /// nil as the empty string, arrays one element per line.
+    ///
+    /// Connects within 2 s and waits 5 s for the reply.
+    ///
+    /// # Errors
+    ///
+    /// The error reply as Redis sent it (`"NOAUTH Authentication required."`), or a description
+    /// of the connection failure.
+    pub fn command(&self, args: &[&str]) -> Result<String, String> {
+        let Some((name, rest)) = args.split_first() else {
+            return Err("no command given".to_owned());
+        };
+        let mut cmd = redis::cmd(name);
+        for arg in rest {
+            cmd.arg(*arg);
+        }
+        let client = redis::Client::open(self.url()).map_err(|err| render_error(&err))?;
+        let mut conn = client
+            .get_connection_with_timeout(CONNECT_TIMEOUT)
+            .map_err(|err| render_error(&err))?;
+        conn.set_read_timeout(Some(RESPONSE_TIMEOUT))
+            .and_then(|()| conn.set_write_timeout(Some(RESPONSE_TIMEOUT)))
+            .map_err(|err| render_error(&err))?;
+        match conn.req_command(&cmd).map_err(|err| render_error(&err))? {
+            Value::ServerError(err) => Err(render_server_error(err.code(), err.details())),
+            value => Ok(render_value(&value)),
+        }
+    }
+
+    fn restart_until(&mut self, readiness: Readiness) {
+        self.kill();
+        if let Err(err) = self.spawn_and_wait(readiness) {
+            self.fail(&err);
+        }
+    }
+
+    fn spawn_and_wait(&mut self, readiness: Readiness) -> Result<(), StartError> {
+        let process = self.spawn().map_err(StartError::Spawn)?;
+        *self.child.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(process);
+        self.wait_ready(readiness)
+    }
+
+    fn spawn(&self) -> io::Result<Child> {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(["--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .arg("--logfile")
+            .arg(self.log_path())
+            .args(["--daemonize", "no"]);
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        for (name, value) in &self.args {
+            command.arg(format!("--{name}")).arg(value);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    }
+
+    fn wait_ready(&self, readiness: Readiness) -> Result<(), StartError> {
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            {
+                let mut child = self.lock_child();
+                if let Some(status) = reap_if_exited(&mut child) {
+                    return Err(StartError::Exited(status));
+                }
+            }
+            let is_ready = match readiness {
+                Readiness::Pong => self.answers_pong(),
+                Readiness::Accepting => self.accepts_connections(),
+            };
+            if is_ready {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(StartError::Timeout(readiness));
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    fn answers_pong(&self) -> bool {
+        let Ok(client) = redis::Client::open(self.url()) else {
+            return false;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(PROBE_TIMEOUT) else {
+            return false;
+        };
+        if conn.set_read_timeout(Some(PROBE_TIMEOUT)).is_err() {
+            return false;
+        }
+        redis::cmd("PING")
+            .query::<String>(&mut conn)
+            .is_ok_and(|reply| reply == "PONG")
+    }
+
+    fn accepts_connections(&self) -> bool {
+        let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port));
+        TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok()
+    }
+
+    fn signal(&self, signal: Signal) {
+        let pid = self
+            .pid()
+            .unwrap_or_else(|| panic!("cannot send {signal} to redis-server: it is not running"));
+        let pid = Pid::from_raw(i32::try_from(pid).expect("process ids fit in i32"));
+        signal::kill(pid, signal)
+            .unwrap_or_else(|err| panic!("cannot send {signal} to redis-server {pid}: {err}"));
+    }
+
+    fn fail(&mut self, err: &StartError) -> ! {
+        self.kill();
+        panic!(
+            "redis-server on port {port} {err}\n--- {log_path} ---\n{log}",
+            port = self.port,
+            log_path = self.log_path().display(),
+            log = self.log(),
+        );
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join(LOG_FILE)
+    }
+
+    fn lock_child(&self) -> MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A server that starts on a background thread after a delay, from
+/// [`RedisServerBuilder::start_after`]. Its port and URL are known at once.
+///
+/// Dropping it without [`join`](Self::join) waits for the start and then kills the server, so no
+/// process outlives the test.
+#[derive(Debug)]
+pub struct LateServer {
+    port: u16,
+    url: String,
+    handle: Option<JoinHandle<RedisServer>>,
+}
+
+impl LateServer {
+    /// The port the server will listen on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL the server will answer on, as [`RedisServer::url`] will return it.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Waits until the server runs and answers `PING`, and returns it.
+    ///
+    /// # Panics
+    ///
+    /// When the background start panicked (the panic is passed on with the server log).
+    pub fn join(mut self) -> RedisServer {
+        let handle = self.handle.take().expect("joined only once");
+        handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+impl Drop for LateServer {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            // Dropping the joined server kills it; a failed start has already panicked there.
+            let _ = handle.join();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Readiness {
+    /// `PING` answers `PONG`.
+    Pong,
+    /// TCP connections are accepted.
+    Accepting,
+}
+
+#[derive(Debug)]
+enum StartError {
+    Spawn(io::Error),
+    Exited(std::process::ExitStatus),
+    Timeout(Readiness),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Spawn(err) => write!(f, "could not be spawned: {err}"),
+            StartError::Exited(status) => write!(f, "exited during startup ({status})"),
+            StartError::Timeout(Readiness::Pong) => {
+                write!(f, "did not answer PING with PONG within {READY_DEADLINE:?}")
+            }
+            StartError::Timeout(Readiness::Accepting) => {
+                write!(f, "did not accept connections within {READY_DEADLINE:?}")
+            }
+        }
+    }
+}
+
+/// `$REDIS_SERVER_BIN` when set, else `redis-server` from `PATH`.
+fn redis_server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("REDIS_SERVER_BIN").filter(|path| !path.is_empty()) {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            panic!(
+                "redis-server not found at REDIS_SERVER_BIN={} (point it at a redis-server binary or unset it)",
+                path.display()
+            );
+        }
+        return path;
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("redis-server"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "redis-server not found (set REDIS_SERVER_BIN or install it: apt-get install -y redis-server)"
+            )
+        })
+}
+
+fn server_url(port: u16, password: Option<&str>) -> String {
+    match password {
+        Some(password) => format!("redis://:{password}@127.0.0.1:{port}"),
+        None => format!("redis://127.0.0.1:{port}"),
+    }
+}
+
+/// Reaps the child if it has exited, leaving `None` behind, and returns its exit status.
+fn reap_if_exited(child: &mut Option<Child>) -> Option<std::process::ExitStatus> {
+    let status = match child.as_mut()?.try_wait() {
+        Ok(Some(status)) => status,
+        Ok(None) | Err(_) => return None,
+    };
+    *child = None;
+    Some(status)
+}
+
+fn render_value(value: &Value) -> String {
+    match value {
+        Value::Nil => String::new(),
+        Value::Int(n) => n.to_string(),
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Value::SimpleString(text) => text.clone(),
+        Value::Okay => "OK".to_owned(),
+        Value::Array(items) | Value::Set(items) => render_lines(items.iter()),
+        Value::Map(pairs) => render_lines(pairs.iter().flat_map(|(key, value)| [key, value])),
+        Value::Double(n) => n.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::VerbatimString { text, .. } => text.clone(),
+        Value::ServerError(err) => render_server_error(err.code(), err.details()),
+        other => format!("{other:?}"),
+    }
+}
+
+fn render_lines<'a>(items: impl Iterator<Item = &'a Value>) -> String {
+    items.map(render_value).collect::<Vec<_>>().join("\n")
+}
+
+fn render_server_error(code: &str, details: Option<&str>) -> String {
+    match details {
+        Some(details) => format!("{code} {details}"),
+        None => code.to_owned(),
+    }
+}
+
+fn render_error(err: &RedisError) -> String {
+    match err.code() {
+        Some(code) => render_server_error(code, err.detail()),
+        None => err.to_string(),
+    }
+}
