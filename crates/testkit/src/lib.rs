@@ -6,4 +6,5 @@
 pub mod http;
 pub mod logs;
 pub mod poll;
+pub mod process;
 pub mod redis;

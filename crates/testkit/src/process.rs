@@ -1,0 +1,128 @@
+//! A program under test, run as a real child process: its output captured line by line, signals
+//! sent to it, killed when dropped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+
+/// A running child process whose stdout and stderr are collected in the background.
+pub struct Spawned {
+    child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Spawned {
+    /// Runs `program` with exactly `env` (plus `PATH`), capturing its output.
+    ///
+    /// # Panics
+    ///
+    /// If the program cannot be started.
+    pub fn start(program: &Path, env: &[(&str, &str)]) -> Spawned {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
+        let stdout = collect(child.stdout.take().expect("piped stdout"));
+        let stderr = collect(child.stderr.take().expect("piped stderr"));
+        Spawned {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The lines written to stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The lines written to stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Everything written to stdout and stderr so far.
+    pub fn output(&self) -> String {
+        let mut all = self.stdout();
+        all.extend(self.stderr());
+        all.join("\n")
+    }
+
+    /// Waits up to `deadline` for a line on stdout or stderr that contains `needle`.
+    pub fn wait_for_line(&self, needle: &str, deadline: Duration) -> Option<String> {
+        let until = Instant::now() + deadline;
+        loop {
+            let found = self
+                .stdout()
+                .into_iter()
+                .chain(self.stderr())
+                .find(|line| line.contains(needle));
+            if found.is_some() || Instant::now() >= until {
+                return found;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends `SIGTERM`.
+    pub fn terminate(&self) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = signal::kill(pid, Signal::SIGTERM);
+    }
+
+    /// Waits up to `deadline` for the process to exit; `None` if it is still running.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + deadline;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            sink.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line);
+        }
+    });
+    lines
+}

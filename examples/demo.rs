@@ -1,0 +1,297 @@
+//! The redis-gate demo: an axum service that shows every part of redis-gate against a real Redis,
+//! and still starts (degraded) on a machine where Redis is not running yet.
+//!
+//! ```text
+//! cargo run --example demo
+//! ```
+//!
+//! Environment: the monitor's `REDIS_*` variables (see the README); `BIND_ADDR` (default
+//! `127.0.0.1:3000`); `APP_ENV` (`production` fails closed unless `REDIS_FAIL_CLOSED=false`, and
+//! requires a Redis configuration; anything else runs degraded and falls back to
+//! `redis://127.0.0.1:6379` with one warning); `LOG_FORMAT` (`pretty` or `json`); `RUST_LOG`.
+//!
+//! | route | gate |
+//! |---|---|
+//! | `GET /health` | liveness, never looks at Redis |
+//! | `GET /ready`, `GET /healthz` | readiness, Redis required |
+//! | `GET /health/dependencies` | details |
+//! | `POST /api/v1/auth/ws-ticket` | strict: `503 WS_TICKET_REDIS_NOT_READY` while Redis is down |
+//! | `GET /api/v1/cache/{key}` | soft: `x-cache: hit`, `miss`, or `bypass` while Redis is down |
+//! | `PUT /api/v1/cache/{key}` | strict |
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::handler::Handler;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use rand::RngCore;
+use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
+use redis_gate::{
+    CheckRedisLayer, ConfigError, GatedPool, ReadinessProbeLayer, Reading, RedisConfig,
+    RedisMonitor, RequireRedisLayer, StartupPolicy,
+};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+
+const DEVELOPMENT_URL: &str = "redis://127.0.0.1:6379";
+const TICKET_TTL_SECONDS: u64 = 60;
+const CACHE_TTL_SECONDS: u64 = 300;
+/// The pretend cost of computing a value without the cache.
+const ORIGIN_DELAY: Duration = Duration::from_millis(20);
+
+#[derive(Clone)]
+struct App {
+    redis: GatedPool,
+    /// Bounds every Redis round trip a handler makes, so a frozen Redis never holds a request.
+    redis_timeout: Duration,
+    tickets_gate: RequireRedisLayer,
+    cache_gate: RequireRedisLayer,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let production = env("APP_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+
+    let config = match redis_config(production) {
+        Ok(config) => config,
+        Err(err) => {
+            error!(error = %err, "redis_config_invalid");
+            return ExitCode::from(2);
+        }
+    };
+    let bind_addr = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let bind_addr: SocketAddr = match bind_addr.parse() {
+        Ok(addr) => addr,
+        Err(_) => {
+            error!(error = %format!("BIND_ADDR={bind_addr:?} is not valid: an address such as 127.0.0.1:3000"), "config_invalid");
+            return ExitCode::from(2);
+        }
+    };
+
+    let redis_timeout = config.timeouts().response;
+    let monitor = match RedisMonitor::start(config).await {
+        Ok(monitor) => monitor,
+        // The monitor has logged `redis_connect_fatal` or `redis_config_invalid`.
+        Err(_) => return ExitCode::from(1),
+    };
+    let redis = monitor.availability();
+    let app = App {
+        redis: monitor.gated_pool(),
+        redis_timeout,
+        tickets_gate: RequireRedisLayer::new(redis.clone()).error_code("WS_TICKET_REDIS_NOT_READY"),
+        cache_gate: RequireRedisLayer::new(redis.clone()),
+    };
+
+    let router = Router::new()
+        .route("/api/v1/auth/ws-ticket", post(issue_ticket))
+        .route_layer(app.tickets_gate.clone())
+        .route(
+            "/api/v1/cache/{key}",
+            // Writes need Redis; reads degrade to the origin.
+            get(read_cache).put(write_cache.layer(app.cache_gate.clone())),
+        )
+        .layer(CheckRedisLayer::new(redis.clone()))
+        .layer(
+            ReadinessProbeLayer::new()
+                .require(redis)
+                .details_path("/health/dependencies"),
+        )
+        .with_state(app);
+
+    let listener = match TcpListener::bind(bind_addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            error!(addr = %bind_addr, error = %err, "server_bind_failed");
+            monitor.shutdown().await;
+            return ExitCode::from(1);
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(bind_addr);
+    info!(addr = %addr, "server_listening");
+    println!("listening on http://{addr}");
+
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    monitor.shutdown().await;
+    match served {
+        Ok(()) => {
+            info!("server_stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            error!(error = %err, "server_failed");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The Redis settings, with the demo's environment rules on top of the library's.
+fn redis_config(production: bool) -> Result<RedisConfig, ConfigError> {
+    let config = match RedisConfig::from_env() {
+        Err(ConfigError::Missing) if !production => {
+            warn!(url = DEVELOPMENT_URL, "redis_config_default");
+            RedisConfig::from_env_or(DEVELOPMENT_URL)?
+        }
+        other => other?,
+    };
+    // Production fails closed unless told otherwise: a task without Redis should not take traffic.
+    if production && env("REDIS_FAIL_CLOSED").is_none() {
+        return Ok(config.startup_policy(StartupPolicy::FailClosed));
+    }
+    Ok(config)
+}
+
+/// `POST /api/v1/auth/ws-ticket`: a one-minute ticket for a websocket handshake.
+async fn issue_ticket(State(app): State<App>) -> Response {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let ticket: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("ws-ticket:{ticket}");
+    let stored = app
+        .with_redis(async |conn| conn.set_ex::<_, _, ()>(&key, 1, TICKET_TTL_SECONDS).await)
+        .await;
+    match stored {
+        Some(()) => {
+            Json(json!({ "ticket": ticket, "ttlSeconds": TICKET_TTL_SECONDS })).into_response()
+        }
+        None => app
+            .tickets_gate
+            .unavailable_response::<axum::body::Body>()
+            .into_response(),
+    }
+}
+
+/// `GET /api/v1/cache/{key}`: from Redis when it can, from the slow origin when it cannot.
+async fn read_cache(
+    State(app): State<App>,
+    Extension(redis): Extension<Reading>,
+    Path(key): Path<String>,
+) -> Response {
+    let cache_key = format!("cache:{key}");
+    if redis.is_available() {
+        let cached = app
+            .with_redis(async |conn| conn.get::<_, Option<String>>(&cache_key).await)
+            .await;
+        match cached {
+            Some(Some(text)) => {
+                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                return cache_response("hit", &key, value, "cache");
+            }
+            Some(None) => {
+                let value = origin(&key).await;
+                let text = value.to_string();
+                // Best effort: a failed write only costs the next reader a miss.
+                let _ = app
+                    .with_redis(async |conn| {
+                        conn.set_ex::<_, _, ()>(&cache_key, &text, CACHE_TTL_SECONDS)
+                            .await
+                    })
+                    .await;
+                return cache_response("miss", &key, value, "origin");
+            }
+            None => {}
+        }
+    }
+    let value = origin(&key).await;
+    cache_response("bypass", &key, value, "origin")
+}
+
+/// `PUT /api/v1/cache/{key}`: stores the JSON body.
+async fn write_cache(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    Json(value): Json<Value>,
+) -> Response {
+    let cache_key = format!("cache:{key}");
+    let text = value.to_string();
+    let stored = app
+        .with_redis(async |conn| {
+            conn.set_ex::<_, _, ()>(&cache_key, &text, CACHE_TTL_SECONDS)
+                .await
+        })
+        .await;
+    match stored {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => app
+            .cache_gate
+            .unavailable_response::<axum::body::Body>()
+            .into_response(),
+    }
+}
+
+impl App {
+    /// Runs `op` on a pooled connection within the Redis response timeout; `None` if Redis is
+    /// unavailable, slow, or answered with an error.
+    async fn with_redis<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut redis_gate::deadpool_redis::Connection) -> redis::RedisResult<T>,
+    ) -> Option<T> {
+        let work = async {
+            let mut conn = self.redis.get().await.ok()?;
+            op(&mut conn).await.ok()
+        };
+        tokio::time::timeout(self.redis_timeout, work)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+async fn origin(key: &str) -> Value {
+    tokio::time::sleep(ORIGIN_DELAY).await;
+    Value::String(format!("value of {key}"))
+}
+
+fn cache_response(cache: &'static str, key: &str, value: Value, source: &str) -> Response {
+    let mut res = Json(json!({ "key": key, "value": value, "source": source })).into_response();
+    res.headers_mut()
+        .insert("x-cache", HeaderValue::from_static(cache));
+    res
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if env("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match terminate.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => info!(signal = "SIGINT", "server_shutdown_started"),
+        () = terminated => info!(signal = "SIGTERM", "server_shutdown_started"),
+    }
+}

@@ -1,0 +1,320 @@
+//! The real demo binary (`cargo run --example demo`) against real `redis-server` processes,
+//! driven over HTTP: outages, late starts, frozen servers, fail-closed starts and shutdown.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use redis_gate_testkit::http::{HttpClient, Reply};
+use redis_gate_testkit::process::Spawned;
+use redis_gate_testkit::redis::{RedisServer, free_port};
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(15);
+/// The monitor's default `PING` response timeout, which also bounds the demo's Redis calls.
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Room for scheduling on a loaded machine; what matters is that nothing waits on Redis for long.
+const SLACK: Duration = Duration::from_millis(1000);
+const PASSWORD: &str = "demo-Secret-4711";
+
+fn demo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let demo = profile_dir.join("examples").join("demo");
+    assert!(
+        demo.exists(),
+        "{} is missing: `cargo test` builds it, or run `cargo build --example demo`",
+        demo.display()
+    );
+    demo
+}
+
+struct Demo {
+    process: Spawned,
+    base: String,
+    client: HttpClient,
+}
+
+impl Demo {
+    /// Starts the demo on a free port with quick monitor settings plus `env`.
+    fn start(env: &[(&str, &str)]) -> Demo {
+        let bind = format!("127.0.0.1:{}", free_port());
+        let mut vars = vec![
+            ("BIND_ADDR", bind.as_str()),
+            ("LOG_FORMAT", "json"),
+            ("REDIS_CHECK_INTERVAL_MS", "100"),
+            ("REDIS_BACKOFF_INITIAL_MS", "50"),
+            ("REDIS_BACKOFF_MAX_MS", "500"),
+            ("REDIS_CONNECT_TIMEOUT_MS", "500"),
+        ];
+        vars.extend_from_slice(env);
+        let process = Spawned::start(&demo_binary(), &vars);
+        Demo {
+            process,
+            base: format!("http://{bind}"),
+            client: HttpClient::new(),
+        }
+    }
+
+    fn wait_listening(&self) {
+        let line = self.process.wait_for_line("listening on http://", DEADLINE);
+        assert!(
+            line.is_some(),
+            "the demo did not listen:\n{}",
+            self.process.output()
+        );
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.client.get(&format!("{}{path}", self.base)).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: &str) -> Reply {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_owned(),
+            )))
+            .unwrap();
+        self.client.request(req).await
+    }
+
+    async fn ticket(&self) -> Reply {
+        self.send(Method::POST, "/api/v1/auth/ws-ticket", "").await
+    }
+
+    /// Polls `/ready` until it answers `status`.
+    async fn ready_becomes(&self, status: StatusCode) -> bool {
+        let until = Instant::now() + DEADLINE;
+        while Instant::now() < until {
+            if self.get("/ready").await.status == status {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+}
+
+fn json(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body).unwrap_or_else(|err| panic!("{err}: {}", reply.body))
+}
+
+#[tokio::test]
+async fn demo_serves_degrades_and_recovers_across_a_redis_outage() {
+    let mut redis = RedisServer::builder().password(PASSWORD).start();
+    let url = redis.url();
+    let demo = Demo::start(&[("REDIS_URL", &url)]);
+    demo.wait_listening();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+
+    let health = demo.get("/health").await;
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (StatusCode::OK, r#"{"status":"UP"}"#)
+    );
+    assert_eq!(demo.get("/healthz").await.status, StatusCode::OK);
+
+    // The strict route stores a ticket with a one-minute TTL.
+    let ticket = demo.ticket().await;
+    assert_eq!(ticket.status, StatusCode::OK, "{}", ticket.body);
+    let body = json(&ticket);
+    let hex = body["ticket"].as_str().unwrap();
+    assert_eq!(hex.len(), 32);
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(body["ttlSeconds"], 60);
+    let ttl: u64 = redis
+        .command(&["TTL", &format!("ws-ticket:{hex}")])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&ttl), "ttl {ttl}");
+
+    // The soft route: miss, then hit; writes go through the strict gate.
+    let miss = demo.get("/api/v1/cache/alpha").await;
+    assert_eq!(miss.header("x-cache"), Some("miss"));
+    assert_eq!(json(&miss)["source"], "origin");
+    let hit = demo.get("/api/v1/cache/alpha").await;
+    assert_eq!(hit.header("x-cache"), Some("hit"));
+    assert_eq!(json(&hit)["value"], "value of alpha");
+    let put = demo
+        .send(Method::PUT, "/api/v1/cache/beta", r#"{"n":1}"#)
+        .await;
+    assert_eq!(put.status, StatusCode::NO_CONTENT);
+    assert_eq!(json(&demo.get("/api/v1/cache/beta").await)["value"]["n"], 1);
+
+    let details = demo.get("/health/dependencies").await;
+    assert_eq!(json(&details)["checks"]["redis"]["status"], "connected");
+
+    // Outage.
+    redis.kill();
+    assert!(demo.ready_becomes(StatusCode::SERVICE_UNAVAILABLE).await);
+    let ready = demo.get("/ready").await;
+    assert_eq!(
+        ready.body,
+        r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#
+    );
+    assert_eq!(demo.get("/health").await.status, StatusCode::OK);
+
+    let refused = demo.ticket().await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    let body = json(&refused);
+    assert_eq!(body["errorCode"], "WS_TICKET_REDIS_NOT_READY");
+    assert_eq!(body["error"], "Service Temporarily Unavailable");
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after));
+    assert_eq!(body["retryAfter"], retry_after);
+
+    let bypass = demo.get("/api/v1/cache/alpha").await;
+    assert_eq!(bypass.status, StatusCode::OK);
+    assert_eq!(bypass.header("x-cache"), Some("bypass"));
+    assert_eq!(json(&bypass)["value"], "value of alpha");
+    let put = demo.send(Method::PUT, "/api/v1/cache/beta", "2").await;
+    assert_eq!(put.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Recovery, without restarting the demo.
+    redis.restart();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    assert_eq!(demo.ticket().await.status, StatusCode::OK);
+    assert_eq!(
+        demo.get("/api/v1/cache/gamma").await.header("x-cache"),
+        Some("miss")
+    );
+
+    // Transitions are logged, requests are not, and the password never is.
+    let logs = demo.process.output();
+    assert!(!logs.contains(PASSWORD), "the password leaked:\n{logs}");
+    for event in [
+        "redis_config",
+        "redis_connect_ok",
+        "redis_connection_lost",
+        "redis_reconnected",
+    ] {
+        assert!(
+            logs.contains(&format!("\"message\":\"{event}\"")),
+            "no {event}:\n{logs}"
+        );
+    }
+    assert!(
+        !logs.contains("/api/v1/cache"),
+        "a request was logged:\n{logs}"
+    );
+}
+
+#[tokio::test]
+async fn demo_stops_cleanly_on_sigterm() {
+    let redis = RedisServer::start();
+    let mut demo = Demo::start(&[("REDIS_URL", &redis.url())]);
+    demo.wait_listening();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+
+    demo.process.terminate();
+    let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
+    assert_eq!(status.code(), Some(0), "{}", demo.process.output());
+    assert!(demo.process.output().contains("server_stopped"));
+}
+
+#[tokio::test]
+async fn fail_closed_demo_exits_1_without_ever_listening() {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let mut demo = Demo::start(&[
+        ("APP_ENV", "production"),
+        ("REDIS_URL", &url),
+        ("REDIS_STARTUP_TIMEOUT_MS", "1000"),
+    ]);
+    let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
+    let took = started.elapsed();
+
+    assert_eq!(status.code(), Some(1), "{}", demo.process.output());
+    assert!(took >= Duration::from_millis(1000), "{took:?}");
+    let output = demo.process.output();
+    assert!(output.contains("redis_connect_fatal"), "{output}");
+    assert!(!output.contains("listening on"), "{output}");
+}
+
+#[tokio::test]
+async fn production_demo_without_redis_configuration_refuses_to_start() {
+    let mut demo = Demo::start(&[("APP_ENV", "production")]);
+    let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
+    assert_eq!(status.code(), Some(2), "{}", demo.process.output());
+    assert!(demo.process.output().contains("REDIS_URL"));
+}
+
+#[tokio::test]
+async fn degraded_demo_starts_without_redis_and_becomes_ready_when_it_appears() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let demo = Demo::start(&[("REDIS_URL", &url)]);
+    demo.wait_listening();
+
+    assert_eq!(demo.get("/health").await.status, StatusCode::OK);
+    assert_eq!(
+        demo.get("/ready").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        demo.get("/api/v1/cache/k").await.header("x-cache"),
+        Some("bypass")
+    );
+
+    let _redis = RedisServer::builder().port(port).start();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    assert_eq!(demo.ticket().await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn frozen_redis_never_holds_a_request_for_long() {
+    let mut redis = RedisServer::start();
+    let demo = Demo::start(&[("REDIS_URL", &redis.url())]);
+    demo.wait_listening();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    // Warm the pool so that handlers hold live connections when Redis freezes.
+    assert_eq!(demo.ticket().await.status, StatusCode::OK);
+
+    redis.freeze();
+    // Before the monitor notices, handlers still try Redis: the response timeout bounds them.
+    for _ in 0..3 {
+        let started = Instant::now();
+        let cache = demo.get("/api/v1/cache/frozen").await;
+        assert_eq!(cache.status, StatusCode::OK);
+        assert!(
+            started.elapsed() < REDIS_RESPONSE_TIMEOUT + SLACK,
+            "{:?}",
+            started.elapsed()
+        );
+
+        let started = Instant::now();
+        let ticket = demo.ticket().await;
+        assert!(
+            started.elapsed() < REDIS_RESPONSE_TIMEOUT + SLACK,
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            ticket.status == StatusCode::OK || ticket.status == StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            ticket.status
+        );
+    }
+
+    // Once the monitor has marked Redis unavailable, nothing touches it.
+    assert!(demo.ready_becomes(StatusCode::SERVICE_UNAVAILABLE).await);
+    for _ in 0..5 {
+        let started = Instant::now();
+        let cache = demo.get("/api/v1/cache/frozen").await;
+        assert_eq!(cache.header("x-cache"), Some("bypass"));
+        assert!(started.elapsed() < Duration::from_millis(20) + SLACK / 2);
+
+        let started = Instant::now();
+        assert_eq!(demo.ticket().await.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() < SLACK / 2);
+    }
+    redis.thaw();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+}
