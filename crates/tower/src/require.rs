@@ -38,7 +38,7 @@
 
 use std::fmt;
 use std::ops::RangeInclusive;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -123,26 +123,39 @@ enum Exempt {
 
 #[derive(Clone)]
 enum Body {
-    /// The JSON up to and including `"retryAfter":`, one per status word, so a rejection only
-    /// appends a number.
-    Json(Arc<[Bytes; 4]>),
+    Json(Arc<JsonBodies>),
     Custom(Responder),
 }
+
+/// The default JSON rejections. Each (status word, `Retry-After`) pair is built once, on first
+/// use, and shared afterwards, so a rejection allocates nothing but its header map.
+struct JsonBodies {
+    /// The JSON up to and including `"retryAfter":`, one per status word.
+    heads: [Bytes; 4],
+    /// The `Retry-After` value of the first cached slot of each word.
+    first: u64,
+    /// Cached values per word; seconds outside the cached span are built per request.
+    span: u64,
+    cached: Box<[OnceLock<(Bytes, HeaderValue)>]>,
+}
+
+/// At most this many `Retry-After` values are cached per status word.
+const CACHED_SECONDS: u64 = 64;
 
 impl RequireRedisLayer {
     /// Gate on `availability`, with the default response.
     pub fn new(availability: Availability) -> Self {
-        let error: Arc<str> = DEFAULT_ERROR.into();
-        let error_code: Arc<str> = DEFAULT_ERROR_CODE.into();
-        let body = Body::json(&error, &error_code);
+        let retry_after = RetryAfter::UntilNextRetry { min: 1, max: 30 };
+        let (first, last) = retry_after.bounds();
+        let body = JsonBodies::new(DEFAULT_ERROR, DEFAULT_ERROR_CODE, first, last);
         RequireRedisLayer {
             gate: Gate {
                 availability,
-                retry_after: RetryAfter::UntilNextRetry { min: 1, max: 30 },
+                retry_after,
                 exempt: Vec::new(),
-                error,
-                error_code,
-                body,
+                error: DEFAULT_ERROR.into(),
+                error_code: DEFAULT_ERROR_CODE.into(),
+                body: Body::Json(Arc::new(body)),
             },
         }
     }
@@ -167,12 +180,14 @@ impl RequireRedisLayer {
         let min = (*range.start()).max(1);
         let max = (*range.end()).max(min);
         self.gate.retry_after = RetryAfter::UntilNextRetry { min, max };
+        self.rebuild_body();
         self
     }
 
     /// Always answers `Retry-After: seconds` (at least 1).
     pub fn retry_after_fixed(mut self, seconds: u64) -> Self {
         self.gate.retry_after = RetryAfter::Fixed(seconds.max(1));
+        self.rebuild_body();
         self
     }
 
@@ -223,9 +238,16 @@ impl RequireRedisLayer {
     }
 
     fn rebuild_body(&mut self) {
-        if let Body::Json(_) = self.gate.body {
-            self.gate.body = Body::json(&self.gate.error, &self.gate.error_code);
+        if let Body::Custom(_) = self.gate.body {
+            return;
         }
+        let (first, last) = self.gate.retry_after.bounds();
+        self.gate.body = Body::Json(Arc::new(JsonBodies::new(
+            &self.gate.error,
+            &self.gate.error_code,
+            first,
+            last,
+        )));
     }
 }
 
@@ -310,19 +332,10 @@ impl Gate {
     fn reject<B>(&self, reading: Reading) -> Response<GateBody<B>> {
         let retry_after = self.retry_after();
         match &self.body {
-            Body::Json(heads) => {
-                let head = &heads[word_index(reading)];
-                let mut digits = itoa::Buffer::new();
-                let digits = digits.format(retry_after);
-                // Exact capacity: freezing then hands the buffer over without reallocating.
-                let mut json = BytesMut::with_capacity(head.len() + digits.len() + 1);
-                json.extend_from_slice(head);
-                json.extend_from_slice(digits.as_bytes());
-                json.extend_from_slice(b"}");
-                let mut res = json_response(StatusCode::SERVICE_UNAVAILABLE, json.freeze());
-                if let Ok(value) = HeaderValue::from_str(digits) {
-                    res.headers_mut().insert(RETRY_AFTER, value);
-                }
+            Body::Json(bodies) => {
+                let (json, value) = bodies.get(word_index(reading), retry_after);
+                let mut res = json_response(StatusCode::SERVICE_UNAVAILABLE, json);
+                res.headers_mut().insert(RETRY_AFTER, value);
                 res
             }
             Body::Custom(responder) => {
@@ -344,7 +357,7 @@ impl Gate {
     }
 }
 
-/// The status words a rejection can carry, in the order of [`Body::Json`]'s heads.
+/// The status words a rejection can carry, in the order of [`JsonBodies`]' heads.
 const WORDS: [&str; 4] = ["connecting", "disconnected", "failed", "maintenance"];
 
 fn word_index(reading: Reading) -> usize {
@@ -359,8 +372,8 @@ fn word_index(reading: Reading) -> usize {
     }
 }
 
-impl Body {
-    fn json(error: &str, error_code: &str) -> Body {
+impl JsonBodies {
+    fn new(error: &str, error_code: &str, first: u64, last: u64) -> JsonBodies {
         let error = json_string(error);
         let error_code = json_string(error_code);
         let head = |word: &str| {
@@ -368,7 +381,48 @@ impl Body {
                 r#"{{"error":{error},"errorCode":{error_code},"status":"{word}","retryAfter":"#
             ))
         };
-        Body::Json(Arc::new(WORDS.map(head)))
+        let span = (last - first + 1).min(CACHED_SECONDS);
+        JsonBodies {
+            heads: WORDS.map(head),
+            first,
+            span,
+            cached: (0..span * WORDS.len() as u64)
+                .map(|_| OnceLock::new())
+                .collect(),
+        }
+    }
+
+    /// The body and `Retry-After` value for status word `word` and `seconds`.
+    fn get(&self, word: usize, seconds: u64) -> (Bytes, HeaderValue) {
+        match seconds.checked_sub(self.first).filter(|o| *o < self.span) {
+            Some(offset) => {
+                let slot = &self.cached[word * self.span as usize + offset as usize];
+                slot.get_or_init(|| self.build(word, seconds)).clone()
+            }
+            None => self.build(word, seconds),
+        }
+    }
+
+    fn build(&self, word: usize, seconds: u64) -> (Bytes, HeaderValue) {
+        let head = &self.heads[word];
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(seconds);
+        // Exact capacity: freezing then hands the buffer over without reallocating.
+        let mut json = BytesMut::with_capacity(head.len() + digits.len() + 1);
+        json.extend_from_slice(head);
+        json.extend_from_slice(digits.as_bytes());
+        json.extend_from_slice(b"}");
+        (json.freeze(), HeaderValue::from(seconds))
+    }
+}
+
+impl RetryAfter {
+    /// The smallest and largest value this policy can give.
+    fn bounds(self) -> (u64, u64) {
+        match self {
+            RetryAfter::UntilNextRetry { min, max } => (min, max),
+            RetryAfter::Fixed(seconds) => (seconds, seconds),
+        }
     }
 }
 
@@ -495,6 +549,24 @@ mod tests {
 
         reporter.record_failure("refused", Some(Instant::now()));
         assert_eq!(send(&layer, "/").await.0.headers()["retry-after"], "2");
+    }
+
+    #[tokio::test]
+    async fn retry_after_beyond_the_cached_span_is_still_exact() {
+        let reporter = AvailabilityReporter::default();
+        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_range(1..=600);
+        for seconds in [1, 64, 65, 300] {
+            let at = Instant::now() + Duration::from_secs(seconds);
+            reporter.record_failure("refused", Some(at));
+            let (res, _) = send(&layer, "/").await;
+            let expected = seconds.to_string();
+            assert_eq!(res.headers()["retry-after"], expected.as_str());
+            let body = body_text(res).await;
+            assert!(
+                body.ends_with(&format!(r#""retryAfter":{seconds}}}"#)),
+                "{body}"
+            );
+        }
     }
 
     #[tokio::test]
