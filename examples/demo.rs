@@ -8,13 +8,17 @@
 //! Environment: the monitor's `REDIS_*` variables (see the README); `BIND_ADDR` (default
 //! `127.0.0.1:3000`); `APP_ENV` (`production` fails closed unless `REDIS_FAIL_CLOSED=false`, and
 //! requires a Redis configuration; anything else runs degraded and falls back to
-//! `redis://127.0.0.1:6379` with one warning); `LOG_FORMAT` (`pretty` or `json`); `RUST_LOG`.
+//! `redis://127.0.0.1:6379` with one warning); `LOG_FORMAT` (`pretty` or `json`); `RUST_LOG`;
+//! `SHUTDOWN_DRAIN_MS` (default 5000: how long readiness says `DRAINING` after SIGTERM before the
+//! server stops accepting); `HEALTH_DETAILS_TOKEN`.
 //!
 //! | route | gate |
 //! |---|---|
 //! | `GET /health` | liveness, never looks at Redis |
 //! | `GET /ready`, `GET /healthz` | readiness, Redis required |
-//! | `GET /health/dependencies` | details |
+//! | `GET /startup` | startup: 503 until the monitor's startup decision, then 200 |
+//! | `GET /health/dependencies` | details (behind `HEALTH_DETAILS_TOKEN` when set: 404 without it) |
+//! | `GET /metrics` | Prometheus text format |
 //! | `POST /api/v1/auth/ws-ticket` | strict: `503 WS_TICKET_REDIS_NOT_READY` while Redis is down |
 //! | `GET /api/v1/cache/{key}` | soft: `x-cache: hit`, `miss`, or `bypass` while Redis is down |
 //! | `PUT /api/v1/cache/{key}` | strict |
@@ -29,6 +33,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use metrics::{Counter, counter};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rand::RngCore;
 use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
 use redis_gate::{
@@ -52,17 +58,67 @@ struct App {
     redis_timeout: Duration,
     tickets_gate: RequireRedisLayer,
     cache_gate: RequireRedisLayer,
+    metrics: Option<PrometheusHandle>,
+    cache_results: CacheCounters,
+}
+
+/// `demo_cache_requests_total{result}`: a canary rollout to Redis watches the hit rate.
+#[derive(Clone)]
+struct CacheCounters {
+    hit: Counter,
+    miss: Counter,
+    bypass: Counter,
+}
+
+impl CacheCounters {
+    fn register() -> CacheCounters {
+        let counter =
+            |result: &'static str| counter!("demo_cache_requests_total", "result" => result);
+        CacheCounters {
+            hit: counter("hit"),
+            miss: counter("miss"),
+            bypass: counter("bypass"),
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logging();
+    // Installed before anything registers a metric, so every handle reports to it.
+    let buckets = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    ];
+    let metrics = match PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("redis_gate_probe_duration_seconds".to_owned()),
+            &buckets,
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+    {
+        Ok(handle) => Some(handle),
+        Err(err) => {
+            warn!(error = %err, "metrics_unavailable");
+            None
+        }
+    };
     let production = env("APP_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
 
     let config = match redis_config(production) {
         Ok(config) => config,
         Err(err) => {
             error!(error = %err, "redis_config_invalid");
+            return ExitCode::from(2);
+        }
+    };
+    let drain_for = match env("SHUTDOWN_DRAIN_MS").map(|ms| ms.parse::<u64>()) {
+        None => Duration::from_millis(5000),
+        Some(Ok(ms)) => Duration::from_millis(ms),
+        Some(Err(_)) => {
+            error!(
+                error = "SHUTDOWN_DRAIN_MS is not valid: a whole number of milliseconds",
+                "config_invalid"
+            );
             return ExitCode::from(2);
         }
     };
@@ -87,7 +143,25 @@ async fn main() -> ExitCode {
         redis_timeout,
         tickets_gate: RequireRedisLayer::new(redis.clone()).error_code("WS_TICKET_REDIS_NOT_READY"),
         cache_gate: RequireRedisLayer::new(redis.clone()),
+        metrics,
+        cache_results: CacheCounters::register(),
     };
+    if let Some(handle) = app.metrics.clone() {
+        // Histograms keep their samples until upkeep folds them in.
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                handle.run_upkeep();
+            }
+        });
+    }
+    let mut probe = ReadinessProbeLayer::new()
+        .require(redis.clone())
+        .details_path("/health/dependencies");
+    if let Some(token) = env("HEALTH_DETAILS_TOKEN") {
+        probe = probe.details_token(&token);
+    }
+    let drain = probe.drain_handle();
 
     let router = Router::new()
         .route("/api/v1/auth/ws-ticket", post(issue_ticket))
@@ -97,12 +171,9 @@ async fn main() -> ExitCode {
             // Writes need Redis; reads degrade to the origin.
             get(read_cache).put(write_cache.layer(app.cache_gate.clone())),
         )
-        .layer(CheckRedisLayer::new(redis.clone()))
-        .layer(
-            ReadinessProbeLayer::new()
-                .require(redis)
-                .details_path("/health/dependencies"),
-        )
+        .route("/metrics", get(render_metrics))
+        .layer(CheckRedisLayer::new(redis))
+        .layer(probe)
         .with_state(app);
 
     let listener = match TcpListener::bind(bind_addr).await {
@@ -118,7 +189,14 @@ async fn main() -> ExitCode {
     println!("listening on http://{addr}");
 
     let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Readiness says DRAINING at once, so the load balancer stops sending new traffic
+            // while everything keeps working; only then does the server stop accepting.
+            drain.start();
+            info!(drain_ms = drain_for.as_millis() as u64, "server_draining");
+            tokio::time::sleep(drain_for).await;
+        })
         .await;
     monitor.shutdown().await;
     match served {
@@ -183,6 +261,7 @@ async fn read_cache(
         match cached {
             Some(Some(text)) => {
                 let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                app.cache_results.hit.increment(1);
                 return cache_response("hit", &key, value, "cache");
             }
             Some(None) => {
@@ -195,13 +274,30 @@ async fn read_cache(
                             .await
                     })
                     .await;
+                app.cache_results.miss.increment(1);
                 return cache_response("miss", &key, value, "origin");
             }
             None => {}
         }
     }
     let value = origin(&key).await;
+    app.cache_results.bypass.increment(1);
     cache_response("bypass", &key, value, "origin")
+}
+
+/// `GET /metrics`: the Prometheus text format.
+async fn render_metrics(State(app): State<App>) -> Response {
+    match &app.metrics {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `PUT /api/v1/cache/{key}`: stores the JSON body.

@@ -15,7 +15,9 @@
            true; [`RedisConfig`] reads where Redis is from the environment, with clear errors."
 )]
 //!
-//! Features, both on by default: `tower` (the layers) and `deadpool` (the monitor).
+//! Features: `tower` (the layers), `deadpool` (the monitor) and `metrics` (metrics through the
+//! `metrics` facade, free until a recorder is installed), all on by default; `tonic-health`
+//! (gRPC health checks that follow the handle).
 //!
 //! See the README for a quickstart with axum.
 
@@ -33,6 +35,14 @@ pub use redis_gate_tower::{
     CheckRedis, CheckRedisLayer, GateBody, ReadinessProbe, ReadinessProbeLayer, Rejection,
     RequireRedis, RequireRedisLayer, ResponseFuture, check, probe, require,
 };
+
+#[cfg(feature = "tonic-health")]
+#[doc(inline)]
+pub use redis_gate_tower::tonic_health;
+
+#[cfg(feature = "tower")]
+#[doc(inline)]
+pub use redis_gate_tower::Drain;
 
 #[cfg(feature = "deadpool")]
 #[doc(inline)]

@@ -264,6 +264,123 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     assert!(!details.body.contains("hunter2"), "{}", details.body);
     assert_eq!(
         details.body,
-        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"required":true,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
     );
+}
+
+#[tokio::test]
+async fn draining_fails_readiness_while_liveness_and_routes_keep_working() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Connected);
+    let probe = ReadinessProbeLayer::new().require(reporter.availability());
+    let drain = probe.drain_handle();
+    let app = Router::new()
+        .route("/api", get(|| async { "working" }))
+        .layer(RequireRedisLayer::new(reporter.availability()))
+        .layer(probe);
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+    assert_eq!(
+        client.get(&server.url("/ready")).await.status,
+        StatusCode::OK
+    );
+
+    drain.start();
+    assert!(drain.is_draining());
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"DRAINING","ready":false,"checks":{"redis":"UP"}}"#
+    );
+    assert_eq!(
+        client.get(&server.url("/health")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(client.get(&server.url("/api")).await.body, "working");
+}
+
+#[tokio::test]
+async fn startup_answers_503_until_every_check_has_decided_then_200_for_good() {
+    let redis = AvailabilityReporter::new("redis");
+    let cache = AvailabilityReporter::new("cache");
+    let app = Router::new().layer(
+        ReadinessProbeLayer::new()
+            .require(redis.availability())
+            .optional(cache.availability()),
+    );
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    let startup = client.get(&server.url("/startup")).await;
+    assert_eq!(startup.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(startup.body, r#"{"status":"STARTING"}"#);
+
+    redis.set_status(Status::Connected);
+    assert_eq!(
+        client.get(&server.url("/startup")).await.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the cache has not decided yet"
+    );
+    cache.set_status(Status::Failed);
+    cache.mark_started(); // gave up waiting: degraded, but started
+    let startup = client.get(&server.url("/startup")).await;
+    assert_eq!(
+        (startup.status, startup.body.as_str()),
+        (StatusCode::OK, r#"{"status":"STARTED"}"#)
+    );
+
+    redis.set_status(Status::Disconnected);
+    assert_eq!(
+        client.get(&server.url("/startup")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        client.get(&server.url("/ready")).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn details_behind_a_token_look_like_a_missing_route_without_it() {
+    let reporter = AvailabilityReporter::default();
+    let app = Router::new().layer(
+        ReadinessProbeLayer::new()
+            .require(reporter.availability())
+            .details_path("/health/dependencies")
+            .details_token("s3cret-token"),
+    );
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+    let url = server.url("/health/dependencies");
+    let with = |auth: &str| {
+        http::Request::get(&url)
+            .header("authorization", auth)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+
+    let missing = client.get(&url).await;
+    let nowhere = client.get(&server.url("/nowhere")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (missing.status, missing.body.as_str()),
+        (nowhere.status, nowhere.body.as_str())
+    );
+    for wrong in [
+        "Bearer s3cret-toke",
+        "Bearer s3cret-token2",
+        "s3cret-token",
+        "Basic x",
+    ] {
+        assert_eq!(
+            client.request(with(wrong)).await.status,
+            StatusCode::NOT_FOUND,
+            "{wrong}"
+        );
+    }
+    let details = client.request(with("Bearer s3cret-token")).await;
+    assert_eq!(details.status, StatusCode::OK);
+    assert!(details.body.contains(r#""redis""#), "{}", details.body);
+    assert!(!details.body.contains("s3cret-token"));
 }

@@ -176,6 +176,16 @@ async fn demo_serves_degrades_and_recovers_across_a_redis_outage() {
     assert_eq!(json(&bypass)["value"], "value of alpha");
     let put = demo.send(Method::PUT, "/api/v1/cache/beta", "2").await;
     assert_eq!(put.status, StatusCode::SERVICE_UNAVAILABLE);
+    let metrics = demo.get("/metrics").await.body;
+    for line in [
+        "redis_gate_available{dependency=\"redis\"} 0",
+        "redis_gate_rejections_total{dependency=\"redis\",layer=\"require_redis\"} 2",
+        "redis_gate_connect_failures_total{dependency=\"redis\",reason=\"connection\"}",
+        "redis_gate_transitions_total{dependency=\"redis\",from=\"connected\",to=\"disconnected\"} 1",
+        "demo_cache_requests_total{result=\"bypass\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no {line} in\n{metrics}");
+    }
 
     // Recovery, without restarting the demo.
     redis.restart();
@@ -207,16 +217,82 @@ async fn demo_serves_degrades_and_recovers_across_a_redis_outage() {
 }
 
 #[tokio::test]
-async fn demo_stops_cleanly_on_sigterm() {
+async fn sigterm_drains_readiness_first_then_stops_cleanly() {
     let redis = RedisServer::start();
-    let mut demo = Demo::start(&[("REDIS_URL", &redis.url())]);
+    let mut demo = Demo::start(&[("REDIS_URL", &redis.url()), ("SHUTDOWN_DRAIN_MS", "1500")]);
     demo.wait_listening();
     assert!(demo.ready_becomes(StatusCode::OK).await);
 
+    let signalled = Instant::now();
     demo.process.terminate();
+    assert!(demo.ready_becomes(StatusCode::SERVICE_UNAVAILABLE).await);
+    let ready = demo.get("/ready").await;
+    assert_eq!(
+        ready.body,
+        r#"{"status":"DRAINING","ready":false,"checks":{"redis":"UP"}}"#
+    );
+    // While draining, liveness and the gated routes keep working.
+    assert_eq!(demo.get("/health").await.status, StatusCode::OK);
+    assert_eq!(demo.ticket().await.status, StatusCode::OK);
+
     let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
     assert_eq!(status.code(), Some(0), "{}", demo.process.output());
-    assert!(demo.process.output().contains("server_stopped"));
+    assert!(signalled.elapsed() >= Duration::from_millis(1500));
+    let output = demo.process.output();
+    for event in [
+        "server_shutdown_started",
+        "server_draining",
+        "server_stopped",
+    ] {
+        assert!(output.contains(event), "no {event}:\n{output}");
+    }
+}
+
+#[tokio::test]
+async fn startup_metrics_and_protected_details() {
+    let redis = RedisServer::start();
+    let demo = Demo::start(&[
+        ("REDIS_URL", &redis.url()),
+        ("HEALTH_DETAILS_TOKEN", "details-Token-123"),
+    ]);
+    demo.wait_listening();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    let startup = demo.get("/startup").await;
+    assert_eq!(
+        (startup.status, startup.body.as_str()),
+        (StatusCode::OK, r#"{"status":"STARTED"}"#)
+    );
+
+    // Without the token the details endpoint does not exist; with it, it answers.
+    assert_eq!(
+        demo.get("/health/dependencies").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let req = http::Request::get(format!("{}/health/dependencies", demo.base))
+        .header("authorization", "Bearer details-Token-123")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let details = demo.client.request(req).await;
+    assert_eq!(details.status, StatusCode::OK);
+    assert_eq!(json(&details)["checks"]["redis"]["started"], true);
+
+    demo.get("/api/v1/cache/m").await;
+    demo.get("/api/v1/cache/m").await;
+    let metrics = demo.get("/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    for line in [
+        "redis_gate_available{dependency=\"redis\"} 1",
+        "redis_gate_transitions_total{dependency=\"redis\",from=\"connecting\",to=\"connected\"} 1",
+        "demo_cache_requests_total{result=\"hit\"} 1",
+        "demo_cache_requests_total{result=\"miss\"} 1",
+        "redis_gate_probe_duration_seconds_bucket{dependency=\"redis\",le=",
+    ] {
+        assert!(
+            metrics.body.contains(line),
+            "no {line} in\n{}",
+            metrics.body
+        );
+    }
 }
 
 #[tokio::test]
@@ -263,8 +339,14 @@ async fn degraded_demo_starts_without_redis_and_becomes_ready_when_it_appears() 
         Some("bypass")
     );
 
+    assert_eq!(
+        demo.get("/startup").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
     let _redis = RedisServer::builder().port(port).start();
     assert!(demo.ready_becomes(StatusCode::OK).await);
+    assert_eq!(demo.get("/startup").await.status, StatusCode::OK);
     assert_eq!(demo.ticket().await.status, StatusCode::OK);
 }
 

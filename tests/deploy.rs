@@ -54,7 +54,19 @@ fn kubernetes_probes_keep_redis_out_of_liveness_and_wait_for_it_first() {
 
     assert_eq!(app["livenessProbe"]["httpGet"]["path"], "/health");
     assert_eq!(app["readinessProbe"]["httpGet"]["path"], "/ready");
-    assert!(app["startupProbe"]["httpGet"]["path"].is_string());
+    assert_eq!(app["startupProbe"]["httpGet"]["path"], "/startup");
+    let grace = spec["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("a grace period");
+    let drain_ms: u64 = app["env"]
+        .as_array()
+        .and_then(|env| env.iter().find(|e| e["name"] == "SHUTDOWN_DRAIN_MS"))
+        .and_then(|e| e["value"].as_str()?.parse().ok())
+        .expect("SHUTDOWN_DRAIN_MS");
+    assert!(
+        grace * 1000 > drain_ms,
+        "the grace period must outlast the drain"
+    );
     assert_eq!(app["ports"][0]["containerPort"], 3000);
 
     let init = &spec["initContainers"][0];

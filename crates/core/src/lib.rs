@@ -27,6 +27,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "metrics")]
+mod metrics;
 mod reporter;
 mod sanitize;
 mod snapshot;

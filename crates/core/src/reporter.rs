@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::status::STARTED_BIT;
 use crate::{DEFAULT_NAME, Reading, Snapshot, Status, sanitize_error};
 
 /// The writing side of the handle, owned by whoever watches the dependency.
@@ -40,7 +41,9 @@ impl AvailabilityReporter {
     /// A reporter for the dependency called `name`, starting in [`Status::Connecting`].
     pub fn new(name: impl Into<Arc<str>>) -> AvailabilityReporter {
         let snapshot = Snapshot::new(name.into());
-        let state = Arc::new(AtomicU8::new(snapshot.reading.bits()));
+        #[cfg(feature = "metrics")]
+        crate::metrics::registered(&snapshot.name, snapshot.reading);
+        let state = Arc::new(AtomicU8::new(state_byte(&snapshot)));
         let (tx, _) = watch::channel(snapshot);
         AvailabilityReporter { state, tx }
     }
@@ -57,8 +60,8 @@ impl AvailabilityReporter {
 
     /// Records a new status. Returns `true` if the reading changed (and subscribers were woken).
     ///
-    /// Becoming [`Status::Connected`] starts the uptime clock, resets the attempt count and
-    /// clears the next retry; leaving it stops the uptime clock.
+    /// Becoming [`Status::Connected`] starts the uptime clock, resets the attempt count, clears
+    /// the next retry and marks startup complete; leaving it stops the uptime clock.
     pub fn set_status(&self, status: Status) -> bool {
         self.update(|snapshot| {
             let was = snapshot.reading.status();
@@ -67,10 +70,17 @@ impl AvailabilityReporter {
                 snapshot.connected_since = Some(Instant::now());
                 snapshot.attempts = 0;
                 snapshot.next_retry_at = None;
+                snapshot.started = true;
             } else if status != Status::Connected {
                 snapshot.connected_since = None;
             }
         })
+    }
+
+    /// Marks the startup decision made without a connection (the watcher gave up waiting and runs
+    /// degraded), for startup probes. Connecting marks it too. It cannot be undone.
+    pub fn mark_started(&self) -> bool {
+        self.update(|snapshot| snapshot.started = true)
     }
 
     /// Records a failed attempt: counts it, keeps `error` (sanitized with [`sanitize_error`]) as
@@ -117,18 +127,28 @@ impl AvailabilityReporter {
         self.tx.borrow().clone()
     }
 
+    /// Applies `change`; stores the new state byte and wakes subscribers only if the reading or
+    /// the startup flag changed.
     fn update(&self, change: impl FnOnce(&mut Snapshot)) -> bool {
         self.tx.send_if_modified(|snapshot| {
-            let before = snapshot.reading;
+            let (reading, started) = (snapshot.reading, snapshot.started);
             change(snapshot);
-            let transition = snapshot.reading != before;
-            if transition {
-                snapshot.changed_at = Instant::now();
-                self.state.store(snapshot.reading.bits(), Ordering::Release);
+            if snapshot.reading == reading && snapshot.started == started {
+                return false;
             }
-            transition
+            if snapshot.reading != reading {
+                snapshot.changed_at = Instant::now();
+                #[cfg(feature = "metrics")]
+                crate::metrics::transition(&snapshot.name, reading, snapshot.reading);
+            }
+            self.state.store(state_byte(snapshot), Ordering::Release);
+            true
         })
     }
+}
+
+fn state_byte(snapshot: &Snapshot) -> u8 {
+    snapshot.reading.bits() | if snapshot.started { STARTED_BIT } else { 0 }
 }
 
 impl Default for AvailabilityReporter {
@@ -165,6 +185,13 @@ impl Availability {
     #[inline]
     pub fn reading(&self) -> Reading {
         Reading::from_bits(self.shared.state.load(Ordering::Acquire))
+    }
+
+    /// True once the watcher has made its startup decision (see [`Snapshot::is_started`]): one
+    /// atomic load.
+    #[inline]
+    pub fn is_started(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) & STARTED_BIT != 0
     }
 
     /// The dependency's name. Takes the snapshot's read lock briefly.
@@ -398,6 +425,38 @@ mod tests {
         drop(reporter);
         assert!(changes.changed().await.is_none());
         assert!(redis.is_available(), "the last reading stays in place");
+    }
+
+    #[tokio::test]
+    async fn startup_completes_once_by_connecting_or_by_giving_up() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        let mut changes = redis.subscribe();
+        assert!(!redis.is_started());
+
+        reporter.set_status(Status::Failed);
+        assert!(!redis.is_started(), "failing is not a startup decision");
+        assert!(reporter.mark_started());
+        assert!(redis.is_started());
+        assert!(redis.snapshot().is_started());
+        assert!(
+            changes.changed().await.is_some(),
+            "the startup decision wakes subscribers"
+        );
+        assert_eq!(redis.status(), Status::Failed, "the reading is untouched");
+
+        assert!(!reporter.mark_started(), "once only");
+        reporter.set_status(Status::Connected);
+        reporter.set_status(Status::Disconnected);
+        assert!(redis.is_started(), "never undone");
+        assert!(!redis.is_available());
+
+        let other = AvailabilityReporter::default();
+        other.set_status(Status::Connected);
+        assert!(
+            other.availability().is_started(),
+            "connecting is a startup decision"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub struct Snapshot {
     pub(crate) connected_since: Option<Instant>,
     pub(crate) next_retry_at: Option<Instant>,
     pub(crate) override_reason: Option<Arc<str>>,
+    pub(crate) started: bool,
 }
 
 impl Snapshot {
@@ -30,6 +31,7 @@ impl Snapshot {
             connected_since: None,
             next_retry_at: None,
             override_reason: None,
+            started: false,
         }
     }
 
@@ -87,6 +89,12 @@ impl Snapshot {
     pub fn retry_in(&self) -> Option<Duration> {
         self.next_retry_at
             .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// True once the watcher has made its startup decision: connected at least once, or gave up
+    /// waiting and runs degraded. Never false again afterwards.
+    pub fn is_started(&self) -> bool {
+        self.started
     }
 
     /// The reason given with [`mark_unavailable`](crate::AvailabilityReporter::mark_unavailable),

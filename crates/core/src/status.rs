@@ -45,8 +45,10 @@ impl fmt::Display for Status {
     }
 }
 
-const STATUS_MASK: u8 = 0b011;
-const OVERRIDE_BIT: u8 = 0b100;
+const STATUS_MASK: u8 = 0b0011;
+const OVERRIDE_BIT: u8 = 0b0100;
+/// Shares the handle's atomic byte with the reading, but is not part of it.
+pub(crate) const STARTED_BIT: u8 = 0b1000;
 
 /// What a reader saw at one instant: the monitor's [`Status`] and whether an operator override
 /// holds the dependency out of service.

@@ -14,6 +14,8 @@
 
 mod backoff;
 mod config;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod monitor;
 mod probe;
 

@@ -327,10 +327,18 @@ impl Watcher {
             "redis_connect_start"
         );
         loop {
+            #[cfg(feature = "metrics")]
+            let started = Instant::now();
             let outcome = tokio::select! {
                 outcome = self.prober.check() => outcome,
                 _ = stopped.wait_for(|stop| *stop) => break,
             };
+            #[cfg(feature = "metrics")]
+            crate::metrics::check(
+                self.config.dependency_name(),
+                started.elapsed(),
+                outcome.as_ref().err(),
+            );
             let delay = match outcome {
                 Ok(latency) => self.succeeded(latency),
                 Err(err) => self.failed(err),
@@ -406,6 +414,7 @@ impl Watcher {
         {
             self.gave_up = true;
             if self.config.startup_policy == StartupPolicy::Degraded {
+                self.reporter.mark_started();
                 warn!(
                     attempts = self.failures,
                     waited_ms = self.started.elapsed().as_millis() as u64,

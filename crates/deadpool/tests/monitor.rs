@@ -267,7 +267,12 @@ async fn degraded_start_returns_at_once_and_reports_failed_after_the_budget() {
         .unwrap();
     assert_eq!(monitor.availability().status(), Status::Connecting);
 
+    assert!(!monitor.availability().is_started());
     assert!(status_becomes(&monitor, Status::Failed).await);
+    assert!(
+        monitor.availability().is_started(),
+        "giving up is the startup decision"
+    );
     assert_eq!(logs.events("redis_connect_degraded").len(), 1);
     let snapshot = monitor.availability().snapshot();
     assert!(snapshot.attempts() >= 3);

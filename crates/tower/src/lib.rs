@@ -10,6 +10,11 @@
 //! They are generic over request and response bodies, keep the inner service's error type, and
 //! work with axum's `Router::layer` and `route_layer`, tonic's `Server::layer`, and hyper.
 //!
+//! [`RequireRedisLayer`] answers gRPC requests (`content-type: application/grpc…`) the gRPC way:
+//! HTTP `200`, `grpc-status: 14` (UNAVAILABLE), trailers-only. With the `tonic-health` feature,
+//! [`tonic_health::mirror_health`] makes gRPC health checks follow the handle; with `metrics`,
+//! rejections are counted in `redis_gate_rejections_total`.
+//!
 //! Layer order matters: put [`ReadinessProbeLayer`] outside [`RequireRedisLayer`] (first in a
 //! `ServiceBuilder`, last in axum's `.layer` chain) so probes are answered before the gate can
 //! reject them.
@@ -22,9 +27,11 @@ mod future;
 pub mod check;
 pub mod probe;
 pub mod require;
+#[cfg(feature = "tonic-health")]
+pub mod tonic_health;
 
 pub use body::GateBody;
 pub use check::{CheckRedis, CheckRedisLayer};
 pub use future::ResponseFuture;
-pub use probe::{ReadinessProbe, ReadinessProbeLayer};
+pub use probe::{Drain, ReadinessProbe, ReadinessProbeLayer};
 pub use require::{Rejection, RequireRedis, RequireRedisLayer};

@@ -6,8 +6,9 @@
 //! | path | answers |
 //! |---|---|
 //! | `/health`, `/health/live` | liveness: always `200 {"status":"UP"}`, never looks at Redis |
-//! | `/ready`, `/healthz`, `/health/ready` | readiness, from the checks |
-//! | `/health/dependencies` | details; **off** until [`ReadinessProbeLayer::details_path`] |
+//! | `/ready`, `/healthz`, `/health/ready` | readiness, from the checks; `DRAINING` once [`Drain::start`]ed |
+//! | `/startup` | `503 {"status":"STARTING"}` until every check has made its startup decision (connected, or gave up and runs degraded), then `200 {"status":"STARTED"}` for good |
+//! | `/health/dependencies` | details; **off** until [`ReadinessProbeLayer::details_path`], optionally behind a bearer token |
 //!
 //! Readiness answers `200 {"status":"UP","ready":true,"checks":{"redis":"UP"}}` when every check
 //! is available, `503 {"status":"NOT_READY","ready":false,...}` when a required one is not, and
@@ -63,13 +64,15 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::header::ALLOW;
+use http::header::{ALLOW, AUTHORIZATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use redis_gate_core::{Availability, Snapshot};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -80,6 +83,8 @@ use crate::{GateBody, ResponseFuture};
 pub const DEFAULT_LIVENESS_PATHS: [&str; 2] = ["/health", "/health/live"];
 /// The readiness paths a new [`ReadinessProbeLayer`] answers.
 pub const DEFAULT_READINESS_PATHS: [&str; 3] = ["/ready", "/healthz", "/health/ready"];
+/// The startup paths a new [`ReadinessProbeLayer`] answers.
+pub const DEFAULT_STARTUP_PATHS: [&str; 1] = ["/startup"];
 /// The conventional details path, for [`ReadinessProbeLayer::details_path`].
 pub const DEFAULT_DETAILS_PATH: &str = "/health/dependencies";
 
@@ -103,8 +108,30 @@ pub struct ReadinessProbe<S> {
 struct Probe {
     liveness: Vec<Box<str>>,
     readiness: Vec<Box<str>>,
+    startup: Vec<Box<str>>,
     details: Option<Box<str>>,
+    /// `Bearer <token>`, when the details endpoint requires one.
+    details_authorization: Option<Box<[u8]>>,
     checks: Vec<Check>,
+    drain: Drain,
+}
+
+/// Takes a service out of its load balancer before it stops: once [`start`](Drain::start)ed,
+/// readiness answers `503 {"status":"DRAINING",...}` while liveness stays `200` and every other
+/// route keeps working. Cheap to clone; get one from [`ReadinessProbeLayer::drain_handle`].
+#[derive(Clone, Debug, Default)]
+pub struct Drain(Arc<AtomicBool>);
+
+impl Drain {
+    /// Starts draining. It cannot be undone: a draining process is on its way out.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// True once draining has started.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Clone)]
@@ -119,6 +146,7 @@ struct Check {
 enum Endpoint {
     Liveness,
     Readiness,
+    Startup,
     Details,
 }
 
@@ -129,8 +157,11 @@ impl ReadinessProbeLayer {
             probe: Probe {
                 liveness: DEFAULT_LIVENESS_PATHS.map(Box::from).into(),
                 readiness: DEFAULT_READINESS_PATHS.map(Box::from).into(),
+                startup: DEFAULT_STARTUP_PATHS.map(Box::from).into(),
                 details: None,
+                details_authorization: None,
                 checks: Vec::new(),
+                drain: Drain::default(),
             },
         }
     }
@@ -165,6 +196,30 @@ impl ReadinessProbeLayer {
     {
         self.probe.readiness = paths.into_iter().map(|p| p.as_ref().into()).collect();
         self
+    }
+
+    /// Replaces the startup paths; an empty list turns the startup probe off.
+    pub fn startup_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<str>,
+    {
+        self.probe.startup = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the details endpoint. Without it (or with a
+    /// wrong one) the request goes to the inner service as if the endpoint did not exist, which
+    /// usually means a plain `404`: not a `401` that would reveal it.
+    pub fn details_token(mut self, token: &str) -> Self {
+        self.probe.details_authorization = Some(format!("Bearer {token}").into_bytes().into());
+        self
+    }
+
+    /// A handle that makes readiness answer `DRAINING` (see [`Drain`]). Every service this layer
+    /// builds shares it.
+    pub fn drain_handle(&self) -> Drain {
+        self.probe.drain.clone()
     }
 
     /// Turns on the details endpoint at `path` (conventionally [`DEFAULT_DETAILS_PATH`]).
@@ -237,7 +292,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.probe.endpoint(req.uri().path()) {
+        match self.probe.endpoint(&req) {
             None => ResponseFuture::inner(self.inner.call(req)),
             Some(endpoint) => ResponseFuture::early(self.probe.answer(endpoint, req.method())),
         }
@@ -245,17 +300,31 @@ where
 }
 
 impl Probe {
-    fn endpoint(&self, path: &str) -> Option<Endpoint> {
+    fn endpoint<B>(&self, req: &Request<B>) -> Option<Endpoint> {
+        let path = req.uri().path();
         let listed = |paths: &[Box<str>]| paths.iter().any(|p| **p == *path);
         if listed(&self.liveness) {
             Some(Endpoint::Liveness)
         } else if listed(&self.readiness) {
             Some(Endpoint::Readiness)
-        } else if self.details.as_deref() == Some(path) {
+        } else if listed(&self.startup) {
+            Some(Endpoint::Startup)
+        } else if self.details.as_deref() == Some(path) && self.is_authorized(req) {
             Some(Endpoint::Details)
         } else {
             None
         }
+    }
+
+    fn is_authorized<B>(&self, req: &Request<B>) -> bool {
+        let Some(expected) = &self.details_authorization else {
+            return true;
+        };
+        let given = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map_or(&[][..], HeaderValue::as_bytes);
+        bool::from(given.ct_eq(expected))
     }
 
     fn answer<B>(&self, endpoint: Endpoint, method: &Method) -> Response<GateBody<B>> {
@@ -270,6 +339,7 @@ impl Probe {
         let (status, json) = match endpoint {
             Endpoint::Liveness => (StatusCode::OK, Bytes::from_static(LIVENESS_BODY)),
             Endpoint::Readiness => self.readiness(),
+            Endpoint::Startup => self.startup(),
             Endpoint::Details => (StatusCode::OK, self.details()),
         };
         if method == Method::HEAD {
@@ -302,7 +372,11 @@ impl Probe {
             .iter()
             .map(|check| check.availability.is_available())
             .collect();
-        let (status, word, ready) = self.verdict(&up);
+        let (status, word, ready) = if self.drain.is_draining() {
+            (StatusCode::SERVICE_UNAVAILABLE, "DRAINING", false)
+        } else {
+            self.verdict(&up)
+        };
 
         let mut json = BytesMut::with_capacity(64 + 24 * self.checks.len());
         json.extend_from_slice(br#"{"status":""#);
@@ -323,6 +397,19 @@ impl Probe {
         (status, json.freeze())
     }
 
+    /// `200` once every check has made its startup decision, `503` until then.
+    fn startup(&self) -> (StatusCode, Bytes) {
+        if self.checks.iter().all(|c| c.availability.is_started()) {
+            (
+                StatusCode::OK,
+                Bytes::from_static(br#"{"status":"STARTED"}"#),
+            )
+        } else {
+            let body = br#"{"status":"STARTING"}"#;
+            (StatusCode::SERVICE_UNAVAILABLE, Bytes::from_static(body))
+        }
+    }
+
     fn details(&self) -> Bytes {
         let snapshots: Vec<Snapshot> = self
             .checks
@@ -330,7 +417,11 @@ impl Probe {
             .map(|check| check.availability.snapshot())
             .collect();
         let up: Vec<bool> = snapshots.iter().map(Snapshot::is_available).collect();
-        let (_, word, ready) = self.verdict(&up);
+        let (_, word, ready) = if self.drain.is_draining() {
+            (StatusCode::SERVICE_UNAVAILABLE, "DRAINING", false)
+        } else {
+            self.verdict(&up)
+        };
         let checks: serde_json::Map<String, serde_json::Value> = self
             .checks
             .iter()
@@ -345,6 +436,7 @@ impl Probe {
                     "connectedForSeconds": snap.uptime().map(|d| d.as_secs()),
                     "nextRetryInSeconds": snap.retry_in().map(|d| d.as_secs_f64().ceil() as u64),
                     "override": snap.override_reason(),
+                    "started": snap.is_started(),
                 });
                 (snap.name().to_owned(), detail)
             })
@@ -381,7 +473,10 @@ impl fmt::Debug for Probe {
         f.debug_struct("Probe")
             .field("liveness", &self.liveness)
             .field("readiness", &self.readiness)
+            .field("startup", &self.startup)
             .field("details", &self.details)
+            .field("details_token", &self.details_authorization.is_some())
+            .field("draining", &self.drain.is_draining())
             .field("checks", &checks)
             .finish()
     }

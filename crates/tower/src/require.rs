@@ -42,7 +42,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CACHE_CONTROL, RETRY_AFTER};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use redis_gate_core::{Availability, Reading, Status};
 use tower_layer::Layer;
@@ -102,6 +102,10 @@ type Responder = Arc<dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync>;
 #[derive(Clone)]
 struct Gate {
     availability: Availability,
+    /// `redis_gate_rejections_total{dependency, layer="require_redis"}`, registered once so a
+    /// rejection only bumps it.
+    #[cfg(feature = "metrics")]
+    rejections: metrics::Counter,
     retry_after: RetryAfter,
     exempt: Vec<Exempt>,
     error: Arc<str>,
@@ -150,6 +154,12 @@ impl RequireRedisLayer {
         let body = JsonBodies::new(DEFAULT_ERROR, DEFAULT_ERROR_CODE, first, last);
         RequireRedisLayer {
             gate: Gate {
+                #[cfg(feature = "metrics")]
+                rejections: metrics::counter!(
+                    "redis_gate_rejections_total",
+                    "dependency" => availability.name().to_string(),
+                    "layer" => "require_redis",
+                ),
                 availability,
                 retry_after,
                 exempt: Vec::new(),
@@ -234,7 +244,7 @@ impl RequireRedisLayer {
     /// finds Redis failing mid-request and should answer exactly as the gate would. If the handle
     /// still says available, the status word is `disconnected`.
     pub fn unavailable_response<B>(&self) -> Response<GateBody<B>> {
-        self.gate.reject(self.gate.availability.reading())
+        self.gate.reject(self.gate.availability.reading(), false)
     }
 
     fn rebuild_body(&mut self) {
@@ -302,7 +312,7 @@ where
         if reading.is_available() || self.gate.is_exempt(req.uri().path()) {
             ResponseFuture::inner(self.inner.call(req))
         } else {
-            ResponseFuture::early(self.gate.reject(reading))
+            ResponseFuture::early(self.gate.reject(reading, is_grpc(&req)))
         }
     }
 }
@@ -329,8 +339,13 @@ impl Gate {
         }
     }
 
-    fn reject<B>(&self, reading: Reading) -> Response<GateBody<B>> {
+    fn reject<B>(&self, reading: Reading, grpc: bool) -> Response<GateBody<B>> {
+        #[cfg(feature = "metrics")]
+        self.rejections.increment(1);
         let retry_after = self.retry_after();
+        if grpc {
+            return grpc_unavailable(reading, retry_after);
+        }
         match &self.body {
             Body::Json(bodies) => {
                 let (json, value) = bodies.get(word_index(reading), retry_after);
@@ -355,6 +370,37 @@ impl Gate {
             }
         }
     }
+}
+
+/// True for gRPC requests (`content-type: application/grpc`, `application/grpc+proto`, ...).
+fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// A gRPC client expects gRPC errors, not HTTP ones: HTTP 200 with `grpc-status: 14`
+/// (UNAVAILABLE) in a trailers-only response, and a retry pushback in place of `Retry-After`.
+fn grpc_unavailable<B>(reading: Reading, retry_after: u64) -> Response<GateBody<B>> {
+    const MESSAGES: [&str; 4] = [
+        "redis unavailable: connecting",
+        "redis unavailable: disconnected",
+        "redis unavailable: failed",
+        "redis unavailable: maintenance",
+    ];
+    let mut res = Response::new(GateBody::full(Bytes::new()));
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", HeaderValue::from_static("14"));
+    headers.insert(
+        "grpc-message",
+        HeaderValue::from_static(MESSAGES[word_index(reading)]),
+    );
+    headers.insert(
+        "grpc-retry-pushback-ms",
+        HeaderValue::from(retry_after.saturating_mul(1000)),
+    );
+    res
 }
 
 /// The status words a rejection can carry, in the order of [`JsonBodies`]' heads.
@@ -459,6 +505,7 @@ impl fmt::Debug for Gate {
 mod tests {
     use std::time::{Duration, Instant};
 
+    use http_body::Body as _;
     use http_body_util::{BodyExt, Empty};
     use redis_gate_core::AvailabilityReporter;
     use tower::{ServiceExt, service_fn};
@@ -642,6 +689,34 @@ mod tests {
             body_text(res).await,
             r#"{"error":"Service Temporarily Unavailable","errorCode":"X","status":"disconnected","retryAfter":1}"#
         );
+    }
+
+    #[tokio::test]
+    async fn grpc_requests_get_a_trailers_only_unavailable_status() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Disconnected);
+        let layer = RequireRedisLayer::new(reporter.availability());
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let service = layer.layer(service_fn(move |_req: Request<()>| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new())) }
+        }));
+        let req = Request::post("/pkg.Service/Method")
+            .header("content-type", "application/grpc+proto")
+            .body(())
+            .unwrap();
+        let res = service.oneshot(req).await.unwrap();
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["grpc-status"], "14");
+        assert_eq!(
+            res.headers()["grpc-message"],
+            "redis unavailable: disconnected"
+        );
+        assert_eq!(res.headers()["content-type"], "application/grpc");
+        assert!(res.headers().get("retry-after").is_none());
+        assert!(res.body().is_end_stream(), "trailers-only: no body frames");
     }
 
     #[tokio::test]
