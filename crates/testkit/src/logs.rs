@@ -1,10 +1,19 @@
 //! Captures `tracing` output, to assert on log lines and on what they must never contain.
+//!
+//! One global subscriber (installed on first use) writes JSON lines to the capture of the thread
+//! that emits them. A global subscriber rather than a per-test `set_default` one: tracing caches
+//! each callsite's interest process-wide, and a callsite first hit on a thread without a
+//! subscriber could otherwise be muted for every test.
 
+use std::cell::RefCell;
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 
-use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::fmt::MakeWriter;
+
+thread_local! {
+    static CURRENT: RefCell<Option<LogCapture>> = const { RefCell::new(None) };
+}
 
 /// Everything logged on this thread while the guard lives, formatted as JSON lines.
 ///
@@ -15,17 +24,29 @@ pub struct LogCapture {
     buffer: Arc<Mutex<Vec<u8>>>,
 }
 
+/// Stops the capture of this thread when dropped.
+#[must_use = "the capture stops when the guard is dropped"]
+pub struct CaptureGuard {
+    previous: Option<LogCapture>,
+}
+
 impl LogCapture {
-    /// Starts capturing at `DEBUG` and above for this thread.
-    pub fn install() -> (LogCapture, DefaultGuard) {
+    /// Starts capturing this thread's events at `DEBUG` and above.
+    pub fn install() -> (LogCapture, CaptureGuard) {
+        static GLOBAL: Once = Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(ThreadWriter)
+                .finish();
+            // Another global subscriber may exist already; then nothing is captured, and the
+            // assertions on events say so.
+            let _ = tracing::subscriber::set_global_default(subscriber);
+        });
         let capture = LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(capture.clone())
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (capture, guard)
+        let previous = CURRENT.with(|current| current.replace(Some(capture.clone())));
+        (capture, CaptureGuard { previous })
     }
 
     /// All captured text.
@@ -45,22 +66,40 @@ impl LogCapture {
     }
 }
 
-impl io::Write for LogCapture {
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+/// Writes to the capture of the current thread, or nowhere.
+struct ThreadWriter;
+
+impl<'a> MakeWriter<'a> for ThreadWriter {
+    type Writer = CaptureWriter;
+
+    fn make_writer(&'a self) -> CaptureWriter {
+        CaptureWriter(CURRENT.with(|current| current.borrow().clone()))
+    }
+}
+
+/// One event's writer.
+struct CaptureWriter(Option<LogCapture>);
+
+impl io::Write for CaptureWriter {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        buffer.extend_from_slice(bytes);
+        if let Some(capture) = &self.0 {
+            let mut buffer = capture
+                .buffer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            buffer.extend_from_slice(bytes);
+        }
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for LogCapture {
-    type Writer = LogCapture;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
     }
 }
