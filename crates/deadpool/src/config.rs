@@ -257,6 +257,7 @@ pub struct RedisConfig {
     pub(crate) fall: u32,
     pub(crate) rise: u32,
     pub(crate) backoff: Backoff,
+    pub(crate) write_probe: bool,
 }
 
 impl RedisConfig {
@@ -277,6 +278,7 @@ impl RedisConfig {
             fall: 2,
             rise: 1,
             backoff: Backoff::default(),
+            write_probe: false,
         }
     }
 
@@ -386,6 +388,9 @@ impl RedisConfig {
                 StartupPolicy::Degraded
             };
         }
+        if let Some((_, on)) = env.bool("REDIS_WRITE_PROBE")? {
+            cfg.write_probe = on;
+        }
         if let Some(ms) = env.millis("REDIS_CHECK_INTERVAL_MS")? {
             cfg.check_interval = ms;
         }
@@ -483,6 +488,16 @@ impl RedisConfig {
         self
     }
 
+    /// Adds a write to every health check (default off; `REDIS_WRITE_PROBE`): after `PING`, the
+    /// monitor sets the key `redis-gate:health:<name>` with a short expiry. It catches what a
+    /// `PING` cannot: a node demoted to replica (`READONLY`), `maxmemory` with `noeviction`
+    /// (`OOM`), and `CLIENT PAUSE WRITE` (the write times out). It costs one small write per
+    /// check and needs write permission on that key.
+    pub fn write_probe(mut self, on: bool) -> Self {
+        self.write_probe = on;
+        self
+    }
+
     /// The reconnection backoff (default 100 ms doubling to 2 s, with jitter;
     /// `REDIS_BACKOFF_INITIAL_MS`, `REDIS_BACKOFF_MAX_MS`).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
@@ -561,6 +576,12 @@ impl RedisConfig {
         self.startup_policy
     }
 
+    /// The key the write probe sets, when it is on.
+    pub(crate) fn write_probe_key(&self) -> Option<String> {
+        self.write_probe
+            .then(|| format!("redis-gate:health:{}", self.name))
+    }
+
     /// The URL with the real password, for the Redis client only. Never log it.
     pub(crate) fn connection_url(&self) -> String {
         let mut url = String::new();
@@ -593,6 +614,7 @@ impl fmt::Debug for RedisConfig {
             .field("fall", &self.fall)
             .field("rise", &self.rise)
             .field("backoff", &self.backoff)
+            .field("write_probe", &self.write_probe)
             .finish()
     }
 }

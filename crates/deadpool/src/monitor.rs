@@ -1,10 +1,11 @@
 //! The monitor: watches Redis on its own connection and keeps the availability handle true.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::AsyncConnectionConfig;
-use deadpool_redis::{Connection, Manager, Pool, PoolError, Runtime};
+use deadpool_redis::{Connection, Manager, Pool, PoolError, Runtime, TimeoutType};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use redis_gate_core::{Availability, AvailabilityReporter, Reading, Status};
@@ -52,6 +53,37 @@ pub enum ConnectionError {
 pub struct GatedPool {
     pool: Pool,
     availability: Availability,
+    failures: Arc<PoolFailures>,
+}
+
+/// Connections the application's pool failed to open, reported by [`GatedPool::get`] to the
+/// monitor. Its own connection can stay healthy while new ones are refused (`maxclients`), so a
+/// `PING` alone would never notice.
+#[derive(Default)]
+struct PoolFailures {
+    count: AtomicU32,
+}
+
+impl PoolFailures {
+    fn record(&self, err: &PoolError) {
+        // Waiting for a free slot is saturation, not an outage; only failed connects count.
+        if matches!(
+            err,
+            PoolError::Backend(_) | PoolError::Timeout(TimeoutType::Create)
+        ) {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn clear(&self) {
+        if self.count.load(Ordering::Relaxed) != 0 {
+            self.count.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) != 0
+    }
 }
 
 impl GatedPool {
@@ -61,7 +93,16 @@ impl GatedPool {
         if !reading.is_available() {
             return Err(ConnectionError::Unavailable(reading));
         }
-        Ok(self.pool.get().await?)
+        match self.pool.get().await {
+            Ok(conn) => {
+                self.failures.clear();
+                Ok(conn)
+            }
+            Err(err) => {
+                self.failures.record(&err);
+                Err(err.into())
+            }
+        }
     }
 
     /// The handle the pool is gated on.
@@ -105,6 +146,7 @@ impl std::fmt::Debug for GatedPool {
 /// ```
 pub struct RedisMonitor {
     pool: Pool,
+    pool_failures: Arc<PoolFailures>,
     reporter: Arc<AvailabilityReporter>,
     availability: Availability,
     stop: watch::Sender<bool>,
@@ -144,10 +186,18 @@ impl RedisMonitor {
         )));
         let availability = reporter.availability();
         let (stop, stopped) = watch::channel(false);
-        let watcher = Watcher::new(config.clone(), prober, pool.clone(), Arc::clone(&reporter));
+        let pool_failures = Arc::new(PoolFailures::default());
+        let watcher = Watcher::new(
+            config.clone(),
+            prober,
+            pool.clone(),
+            Arc::clone(&reporter),
+            Arc::clone(&pool_failures),
+        );
         let task = tokio::spawn(watcher.run(stopped));
         let monitor = RedisMonitor {
             pool,
+            pool_failures,
             reporter,
             availability,
             stop,
@@ -205,6 +255,7 @@ impl RedisMonitor {
         GatedPool {
             pool: self.pool.clone(),
             availability: self.availability.clone(),
+            failures: Arc::clone(&self.pool_failures),
         }
     }
 
@@ -279,6 +330,7 @@ struct Watcher {
     prober: Prober,
     pool: Pool,
     reporter: Arc<AvailabilityReporter>,
+    pool_failures: Arc<PoolFailures>,
     rng: StdRng,
     started: Instant,
     /// Successful connections so far: before the first, failures keep the status `Connecting`.
@@ -300,6 +352,7 @@ impl Watcher {
         prober: Prober,
         pool: Pool,
         reporter: Arc<AvailabilityReporter>,
+        pool_failures: Arc<PoolFailures>,
     ) -> Watcher {
         let now = Instant::now();
         Watcher {
@@ -307,6 +360,7 @@ impl Watcher {
             prober,
             pool,
             reporter,
+            pool_failures,
             rng: StdRng::from_os_rng(),
             started: now,
             ever_connected: false,
@@ -330,7 +384,7 @@ impl Watcher {
             #[cfg(feature = "metrics")]
             let started = Instant::now();
             let outcome = tokio::select! {
-                outcome = self.prober.check() => outcome,
+                outcome = self.check() => outcome,
                 _ = stopped.wait_for(|stop| *stop) => break,
             };
             #[cfg(feature = "metrics")]
@@ -349,6 +403,21 @@ impl Watcher {
             }
         }
         debug!("redis_monitor_stopped");
+    }
+
+    /// The health check; when the application's pool has failed to open connections, also a
+    /// fresh connection, which is what the pool needs and what `maxclients` refuses.
+    async fn check(&mut self) -> Result<Duration, ProbeError> {
+        let latency = self.prober.check().await?;
+        if self.pool_failures.any() {
+            crate::probe::ping(&self.config, self.config.connect_timeout)
+                .await
+                .map_err(|err| {
+                    ProbeError::new(err.kind(), format!("new connections fail: {err}"))
+                })?;
+            self.pool_failures.clear();
+        }
+        Ok(latency)
     }
 
     fn is_available(&self) -> bool {

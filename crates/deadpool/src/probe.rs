@@ -82,6 +82,14 @@ impl ProbeError {
                 "MASTERDOWN: the replica has lost its master".into(),
             ),
             _ if code == "BUSY" => (NotReady, "BUSY: redis is running a long script".into()),
+            ErrorKind::Server(ServerErrorKind::ReadOnly) => (
+                NotReady,
+                "READONLY: the server is a replica and refuses writes".into(),
+            ),
+            _ if code == "OOM" => (
+                NotReady,
+                "OOM: maxmemory reached and writes are refused".into(),
+            ),
             ErrorKind::InvalidClientConfig => (
                 Config,
                 format!(
@@ -96,6 +104,13 @@ impl ProbeError {
                     .as_io_kind()
                     .map_or_else(|| "connection lost".to_owned(), |kind| kind.to_string());
                 (Connection, reason)
+            }
+            // Error details can echo command arguments, so only known ones are repeated.
+            _ if err
+                .detail()
+                .is_some_and(|d| d.contains("max number of clients")) =>
+            {
+                (NotReady, "max number of clients reached".into())
             }
             _ if !code.is_empty() => (NotReady, format!("redis replied with an error: {code}")),
             _ => (NotReady, sanitize_error(&err.to_string())),
@@ -130,6 +145,8 @@ pub(crate) struct Prober {
     settings: AsyncConnectionConfig,
     connect_timeout: Duration,
     response_timeout: Duration,
+    /// `SET <key> <millis> PX <ttl>` after each `PING`, when the write probe is on.
+    write_probe: Option<(String, u64)>,
     conn: Option<MultiplexedConnection>,
 }
 
@@ -151,6 +168,10 @@ impl Prober {
                 .set_response_timeout(Some(config.response_timeout)),
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
+            write_probe: config.write_probe_key().map(|key| {
+                let ttl = (config.check_interval * 3).max(Duration::from_secs(1));
+                (key, ttl.as_millis() as u64)
+            }),
             conn: None,
         })
     }
@@ -178,18 +199,37 @@ impl Prober {
             .map_err(|_| ProbeError::timeout("PING", self.response_timeout))?
             .map_err(|err| ProbeError::from_redis(&err))?;
         match reply {
-            Value::SimpleString(pong) if pong == "PONG" => Ok(started.elapsed()),
-            _ => Err(ProbeError::new(
-                ProbeErrorKind::NotReady,
-                "PING got an unexpected reply",
-            )),
+            Value::SimpleString(pong) if pong == "PONG" => {}
+            _ => {
+                return Err(ProbeError::new(
+                    ProbeErrorKind::NotReady,
+                    "PING got an unexpected reply",
+                ));
+            }
         }
+        let latency = started.elapsed();
+        if let Some((key, ttl_ms)) = &self.write_probe {
+            // Catches what PING cannot: READONLY after a failover, OOM, paused writes.
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(key).arg(now_millis()).arg("PX").arg(*ttl_ms);
+            tokio::time::timeout(self.response_timeout, cmd.query_async::<()>(conn))
+                .await
+                .map_err(|_| ProbeError::timeout("write probe", self.response_timeout))?
+                .map_err(|err| ProbeError::from_redis(&err))?;
+        }
+        Ok(latency)
     }
 
     /// Forgets the connection, so the next check opens a fresh one.
     pub(crate) fn disconnect(&mut self) {
         self.conn = None;
     }
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Connects once and sends one `PING`, within `timeout` in all: what `redis-gate ping` does.

@@ -344,3 +344,74 @@ async fn shutdown_stops_the_task_and_keeps_the_last_reading() {
     let mut changes = redis.subscribe();
     assert!(changes.changed().await.is_none(), "the reporter is gone");
 }
+
+#[tokio::test]
+async fn write_probe_sees_readonly_and_oom_that_ping_misses() {
+    let primary = RedisServer::start();
+    let server = RedisServer::start();
+    let plain = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    let writing = RedisMonitor::start(fast(&server.url()).write_probe(true))
+        .await
+        .unwrap();
+    assert!(writing.wait_available(DEADLINE).await);
+    assert!(plain.wait_available(DEADLINE).await);
+
+    // Demoted to a replica: PING still answers, writes get -READONLY.
+    let port = primary.port().to_string();
+    server.command(&["REPLICAOF", "127.0.0.1", &port]).unwrap();
+    let redis = writing.availability();
+    assert!(eventually(DEADLINE, || !redis.is_available()).await);
+    let reason = redis.snapshot().last_error().unwrap().to_owned();
+    assert!(reason.starts_with("READONLY"), "{reason}");
+    assert!(
+        plain.availability().is_available(),
+        "a plain PING is fooled"
+    );
+
+    server.command(&["REPLICAOF", "NO", "ONE"]).unwrap();
+    assert!(writing.wait_available(DEADLINE).await);
+
+    // maxmemory with noeviction: PING works, writes get -OOM.
+    server
+        .command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+        .unwrap();
+    server
+        .command(&["CONFIG", "SET", "maxmemory", "1"])
+        .unwrap();
+    assert!(eventually(DEADLINE, || !redis.is_available()).await);
+    let reason = redis.snapshot().last_error().unwrap().to_owned();
+    assert!(reason.starts_with("OOM"), "{reason}");
+    assert!(plain.availability().is_available());
+    server
+        .command(&["CONFIG", "SET", "maxmemory", "0"])
+        .unwrap();
+    assert!(writing.wait_available(DEADLINE).await);
+}
+
+#[tokio::test]
+async fn pool_connection_failures_reveal_maxclients() {
+    let server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    // The monitor's own connection stays up; new ones are refused. (The listing counts the
+    // connection that asks for it, which closes right after.)
+    let others = server.command(&["CLIENT", "LIST"]).unwrap().lines().count() - 1;
+    server
+        .command(&["CONFIG", "SET", "maxclients", &others.to_string()])
+        .unwrap();
+    assert!(
+        monitor.connection().await.is_err(),
+        "the pool cannot connect"
+    );
+    let redis = monitor.availability();
+    assert!(eventually(DEADLINE, || !redis.is_available()).await);
+    let reason = redis.snapshot().last_error().unwrap().to_owned();
+    assert!(reason.starts_with("new connections fail"), "{reason}");
+
+    server
+        .command(&["CONFIG", "SET", "maxclients", "1000"])
+        .unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    assert!(monitor.connection().await.is_ok());
+}
