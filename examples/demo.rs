@@ -39,7 +39,7 @@ use rand::RngCore;
 use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
 use redis_gate::{
     CheckRedisLayer, ConfigError, GatedPool, ReadinessProbeLayer, Reading, RedisConfig,
-    RedisMonitor, RequireRedisLayer, StartupPolicy,
+    RedisConnection, RedisMonitor, RequireRedisLayer, StartupPolicy,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -328,7 +328,7 @@ impl App {
     /// unavailable, slow, or answered with an error.
     async fn with_redis<T>(
         &self,
-        op: impl AsyncFnOnce(&mut redis_gate::deadpool_redis::Connection) -> redis::RedisResult<T>,
+        op: impl AsyncFnOnce(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Option<T> {
         let work = async {
             let mut conn = self.redis.get().await.ok()?;

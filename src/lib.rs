@@ -48,7 +48,8 @@ pub use redis_gate_tower::Drain;
 #[doc(inline)]
 pub use redis_gate_deadpool::{
     Backoff, ConfigError, ConnectionError, GatedPool, ProbeError, ProbeErrorKind, RedisConfig,
-    RedisMonitor, Source, StartError, StartupPolicy, Timeouts, deadpool_redis, ping,
+    RedisConnection, RedisMonitor, RedisPool, Source, StartError, StartupPolicy, Timeouts,
+    Topology, deadpool_redis, ping,
 };
 
 #[cfg(all(doctest, feature = "tower", feature = "deadpool"))]

@@ -98,6 +98,8 @@ fn print_config(config: &RedisConfig, as_json: bool) {
             "tls": config.is_tls(),
             "username": config.username(),
             "source": config.source().as_str(),
+            "topology": config.topology().as_str(),
+            "nodes": config.nodes(),
             "warnings": config.warnings(),
         });
         println!("{settings:#}");
@@ -118,6 +120,10 @@ fn print_config(config: &RedisConfig, as_json: bool) {
         config.username().map_or_else(none, str::to_owned)
     );
     println!("source: {}", config.source().as_str());
+    println!("topology: {}", config.topology().as_str());
+    if !config.nodes().is_empty() {
+        println!("nodes: {}", config.nodes().join(","));
+    }
 }
 
 async fn ping(config: &RedisConfig, timeout: Duration) -> Outcome {

@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redis_gate_testkit::redis::{RedisServer, free_port};
+use redis_gate_testkit::tls::TestCertificates;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "s3cret-Pw-42";
@@ -68,6 +69,8 @@ fn config_json_prints_every_setting_with_the_password_masked() {
             "tls": true,
             "username": "app",
             "source": "REDIS_URL",
+            "topology": "standalone",
+            "nodes": [],
             "warnings": [],
         })
     );
@@ -117,7 +120,8 @@ fn config_prints_one_setting_per_line_and_warnings_on_stderr() {
          db: 1\n\
          tls: false\n\
          username: (none)\n\
-         source: REDIS_URL\n"
+         source: REDIS_URL\n\
+         topology: standalone\n"
     );
     assert_eq!(
         run.stderr,
@@ -357,4 +361,59 @@ fn unusable_timeout_is_a_usage_error() {
         );
         assert_eq!(run.stdout, "", "{timeout:?}");
     }
+}
+
+#[test]
+fn ping_and_wait_work_over_tls_with_a_custom_ca() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let certs = TestCertificates::generate(dir.path());
+    let server = RedisServer::builder()
+        .tls(&certs.cert, &certs.key, &certs.ca)
+        .start();
+    let ca = certs.ca.to_string_lossy().into_owned();
+    let env = [("REDIS_URL", server.url()), ("REDIS_TLS_CA_FILE", ca)];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let ping = redis_gate(&["ping", "--timeout", "30s"], &env);
+    assert_eq!(ping.code, 0, "{ping:#?}");
+    let wait = redis_gate(&["wait", "--timeout", "30s"], &env);
+    assert_eq!(wait.code, 0, "{wait:#?}");
+
+    // Without the CA the system roots do not trust the test certificate: a TLS failure, which
+    // is a configuration problem (exit 2), not a Redis outage.
+    let untrusted = redis_gate(&["ping"], &env[..1]);
+    assert_eq!(untrusted.code, 2, "{untrusted:#?}");
+    assert!(
+        untrusted.stderr.contains("TLS handshake failed"),
+        "{untrusted:#?}"
+    );
+}
+
+#[test]
+fn config_reports_the_topology_and_its_nodes() {
+    let run = redis_gate(
+        &["config", "--json"],
+        &[
+            ("REDIS_SENTINEL_URLS", "s1:26379,s2:26380"),
+            ("REDIS_SENTINEL_MASTER", "mymaster"),
+            ("REDIS_AUTH_TOKEN", PASSWORD),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let settings: Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+    assert_eq!(settings["topology"], "sentinel");
+    assert_eq!(settings["nodes"], json!(["s1:26379", "s2:26380"]));
+    assert_eq!(
+        settings["url"],
+        "redis+sentinel://:***@s1:26379,s2:26380/mymaster/0"
+    );
+    run.assert_never_shows(PASSWORD);
+
+    let run = redis_gate(&["config"], &[("REDIS_CLUSTER_URLS", "n1:7000,n2:7001")]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("topology: cluster\nnodes: n1:7000,n2:7001\n"),
+        "{run:#?}"
+    );
 }

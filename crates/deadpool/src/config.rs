@@ -55,20 +55,56 @@ pub enum Source {
     Url,
     /// `REDIS_HOST` and friends.
     Components,
+    /// `REDIS_SENTINEL_URLS` and `REDIS_SENTINEL_MASTER`.
+    Sentinel,
+    /// `REDIS_CLUSTER_URLS`.
+    Cluster,
     /// The development fallback of [`RedisConfig::from_env_or`].
     Default,
 }
 
 impl Source {
-    /// `"REDIS_URL"`, `"components"` or `"default"`.
+    /// `"REDIS_URL"`, `"components"`, `"REDIS_SENTINEL_URLS"`, `"REDIS_CLUSTER_URLS"` or
+    /// `"default"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Url => "REDIS_URL",
             Source::Components => "components",
+            Source::Sentinel => "REDIS_SENTINEL_URLS",
+            Source::Cluster => "REDIS_CLUSTER_URLS",
             Source::Default => "default",
         }
     }
 }
+
+/// How Redis is deployed, which decides how the monitor checks it and which pool it builds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// One server (`REDIS_URL` or `REDIS_HOST`).
+    Standalone,
+    /// A master found through Redis Sentinel (`REDIS_SENTINEL_URLS`, `REDIS_SENTINEL_MASTER`).
+    /// Available means: the master the sentinels name answers `PING` and its `ROLE` is master.
+    Sentinel {
+        /// The monitored master's service name.
+        master: String,
+    },
+    /// Redis Cluster from seed nodes (`REDIS_CLUSTER_URLS`). Available means: a node answers and
+    /// `CLUSTER INFO` says `cluster_state:ok`.
+    Cluster,
+}
+
+impl Topology {
+    /// `"standalone"`, `"sentinel"` or `"cluster"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Topology::Standalone => "standalone",
+            Topology::Sentinel { .. } => "sentinel",
+            Topology::Cluster => "cluster",
+        }
+    }
+}
+
+const DEFAULT_SENTINEL_PORT: u16 = 26379;
 
 /// A configuration mistake: which setting, its value with any password masked, and what would be
 /// valid.
@@ -179,6 +215,24 @@ struct Target {
 }
 
 impl Target {
+    /// Credentials and database for data nodes whose addresses come from sentinel.
+    fn node_auth(
+        scheme: Scheme,
+        username: Option<String>,
+        password: Option<Secret>,
+        db: u32,
+    ) -> Target {
+        Target {
+            scheme,
+            username,
+            password,
+            host: String::new(),
+            port: None,
+            db,
+            fragment: None,
+        }
+    }
+
     fn write_url(&self, f: &mut impl fmt::Write, reveal: bool) -> fmt::Result {
         let password = self.password.as_ref().map(|p| {
             if reveal {
@@ -242,7 +296,14 @@ impl Target {
 /// ```
 #[derive(Clone)]
 pub struct RedisConfig {
+    /// The server (standalone), the first seed (cluster), or the data nodes' credentials, TLS
+    /// and database (sentinel).
     target: Target,
+    topology: Topology,
+    /// Sentinel addresses or cluster seeds; empty for a standalone server.
+    nodes: Vec<Target>,
+    /// PEM roots to verify TLS servers with, instead of the system's.
+    tls_ca: Option<Arc<[u8]>>,
     source: Source,
     warnings: Vec<String>,
     name: Arc<str>,
@@ -264,6 +325,9 @@ impl RedisConfig {
     fn new(target: Target, source: Source) -> RedisConfig {
         RedisConfig {
             target,
+            topology: Topology::Standalone,
+            nodes: Vec::new(),
+            tls_ca: None,
             source,
             warnings: Vec::new(),
             name: Arc::from(redis_gate_core::DEFAULT_NAME),
@@ -288,6 +352,58 @@ impl RedisConfig {
     pub fn from_url(url: &str) -> Result<RedisConfig, ConfigError> {
         let target = parse_url("url", url, None, DEFAULT_PORT)?;
         Ok(RedisConfig::new(target, Source::Url))
+    }
+
+    /// Redis Cluster from seed node URLs (`redis://[user:pass@]host:port`, or scheme-less).
+    pub fn cluster<S: AsRef<str>>(seeds: &[S]) -> Result<RedisConfig, ConfigError> {
+        let nodes = parse_list(
+            "cluster seeds",
+            seeds.iter().map(AsRef::as_ref),
+            None,
+            DEFAULT_PORT,
+        )?;
+        RedisConfig::from_nodes(Topology::Cluster, nodes[0].clone(), nodes, Source::Url)
+    }
+
+    /// A master found through Redis Sentinel: sentinel addresses (URLs or `host:port`, default
+    /// port 26379; a sentinel's own password goes in its URL), the master's service name, and
+    /// the username, password and database for the master itself.
+    pub fn sentinel<S: AsRef<str>>(
+        sentinels: &[S],
+        master: &str,
+        username: Option<&str>,
+        password: Option<&str>,
+        db: u32,
+    ) -> Result<RedisConfig, ConfigError> {
+        let nodes = parse_list(
+            "sentinels",
+            sentinels.iter().map(AsRef::as_ref),
+            None,
+            DEFAULT_SENTINEL_PORT,
+        )?;
+        let scheme = nodes[0].scheme;
+        let target = Target::node_auth(
+            scheme,
+            username.map(str::to_owned),
+            password.map(|p| Secret(p.to_owned())),
+            db,
+        );
+        let topology = Topology::Sentinel {
+            master: master.to_owned(),
+        };
+        RedisConfig::from_nodes(topology, target, nodes, Source::Url)
+    }
+
+    fn from_nodes(
+        topology: Topology,
+        target: Target,
+        nodes: Vec<Target>,
+        source: Source,
+    ) -> Result<RedisConfig, ConfigError> {
+        let mut cfg = RedisConfig::new(target, source);
+        cfg.topology = topology;
+        cfg.nodes = nodes;
+        Ok(cfg)
     }
 
     /// Reads the process environment. See the README's configuration table for every variable;
@@ -320,7 +436,78 @@ impl RedisConfig {
         let port = env.port("REDIS_PORT")?;
         let host = env.alias("REDIS_HOST", "REDIS_ENDPOINT", &mut warnings);
 
-        let mut cfg = if let Some(url) = env.get("REDIS_URL") {
+        let cluster = env.get("REDIS_CLUSTER_URLS");
+        let sentinels = env.get("REDIS_SENTINEL_URLS");
+        let mut cfg = if let Some(seeds) = cluster {
+            if sentinels.is_some() {
+                return Err(ConfigError::invalid(
+                    "REDIS_SENTINEL_URLS",
+                    &sentinels.unwrap_or_default(),
+                    "unset when REDIS_CLUSTER_URLS is set: a deployment is a cluster or uses sentinel, not both",
+                ));
+            }
+            let mut nodes = parse_list("REDIS_CLUSTER_URLS", seeds.split(','), tls, DEFAULT_PORT)?;
+            let username = env.get("REDIS_USERNAME");
+            let password = env.alias("REDIS_AUTH_TOKEN", "REDIS_PASSWORD", &mut warnings);
+            for node in &mut nodes {
+                if node.db != 0 {
+                    return Err(ConfigError::invalid(
+                        "REDIS_CLUSTER_URLS",
+                        &seeds,
+                        "seed nodes without a database: Redis Cluster has only database 0",
+                    ));
+                }
+                node.username = node.username.take().or_else(|| username.clone());
+                if node.password.is_none() {
+                    node.password = password.as_ref().map(|(_, p)| Secret(p.clone()));
+                }
+            }
+            ignored(
+                &env,
+                &mut warnings,
+                "REDIS_CLUSTER_URLS",
+                &["REDIS_URL", "REDIS_HOST"],
+            );
+            RedisConfig::from_nodes(Topology::Cluster, nodes[0].clone(), nodes, Source::Cluster)?
+        } else if let Some(list) = sentinels {
+            let master = env.get("REDIS_SENTINEL_MASTER").ok_or_else(|| {
+                ConfigError::invalid(
+                    "REDIS_SENTINEL_MASTER",
+                    "",
+                    "the master's service name (as in `sentinel monitor <name> ...`), required with REDIS_SENTINEL_URLS",
+                )
+            })?;
+            let nodes = parse_list(
+                "REDIS_SENTINEL_URLS",
+                list.split(','),
+                tls,
+                DEFAULT_SENTINEL_PORT,
+            )?;
+            let target = Target::node_auth(
+                if tls.is_some_and(|(_, tls)| tls) {
+                    Scheme::Rediss
+                } else {
+                    Scheme::Redis
+                },
+                env.get("REDIS_USERNAME"),
+                env.alias("REDIS_AUTH_TOKEN", "REDIS_PASSWORD", &mut warnings)
+                    .map(|(_, p)| Secret(p)),
+                env.number("REDIS_DB", "a database number such as 0")?
+                    .unwrap_or(0),
+            );
+            ignored(
+                &env,
+                &mut warnings,
+                "REDIS_SENTINEL_URLS",
+                &["REDIS_URL", "REDIS_HOST"],
+            );
+            RedisConfig::from_nodes(
+                Topology::Sentinel { master },
+                target,
+                nodes,
+                Source::Sentinel,
+            )?
+        } else if let Some(url) = env.get("REDIS_URL") {
             let mut target = parse_url("REDIS_URL", &url, tls, port.unwrap_or(DEFAULT_PORT))?;
             // Credentials often live in a secret store apart from the URL: fill the gaps.
             let password = env.alias("REDIS_AUTH_TOKEN", "REDIS_PASSWORD", &mut warnings);
@@ -388,6 +575,9 @@ impl RedisConfig {
                 StartupPolicy::Degraded
             };
         }
+        if let Some(path) = env.get("REDIS_TLS_CA_FILE") {
+            cfg.tls_ca = Some(read_ca_file(&path)?.into());
+        }
         if let Some((_, on)) = env.bool("REDIS_WRITE_PROBE")? {
             cfg.write_probe = on;
         }
@@ -413,6 +603,13 @@ impl RedisConfig {
         }
         cfg.warnings = warnings;
         Ok(cfg)
+    }
+
+    /// Verifies TLS servers against these PEM CA certificates instead of the system's roots
+    /// (`REDIS_TLS_CA_FILE` reads them from a file). For `rediss://` only.
+    pub fn tls_ca_pem(mut self, pem: &[u8]) -> Self {
+        self.tls_ca = Some(pem.into());
+        self
     }
 
     /// Names the dependency in the handle, logs and probes (default `"redis"`).
@@ -510,19 +707,39 @@ impl RedisConfig {
         &self.name
     }
 
+    /// How Redis is deployed.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The sentinel addresses or cluster seeds as `host:port`; empty for a standalone server.
+    pub fn nodes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("{}:{}", n.host, n.port.unwrap_or(DEFAULT_PORT)))
+            .collect()
+    }
+
     /// The scheme: `redis`, `rediss`, `unix` or `redis+unix`.
     pub fn scheme(&self) -> &'static str {
         self.target.scheme.as_str()
     }
 
-    /// The host (IPv6 in brackets), or the socket path for Unix sockets.
+    /// The host (IPv6 in brackets), the socket path for Unix sockets, or the first sentinel's
+    /// or seed's host.
     pub fn host(&self) -> &str {
-        &self.target.host
+        match self.topology {
+            Topology::Sentinel { .. } => &self.nodes[0].host,
+            _ => &self.target.host,
+        }
     }
 
-    /// The TCP port; `None` for Unix sockets.
+    /// The TCP port (of the first sentinel or seed); `None` for Unix sockets.
     pub fn port(&self) -> Option<u16> {
-        self.target.port
+        match self.topology {
+            Topology::Sentinel { .. } => self.nodes[0].port,
+            _ => self.target.port,
+        }
     }
 
     /// The database number.
@@ -582,6 +799,66 @@ impl RedisConfig {
             .then(|| format!("redis-gate:health:{}", self.name))
     }
 
+    /// The PEM CA certificates to verify TLS servers with, if set.
+    pub(crate) fn tls_ca(&self) -> Option<&[u8]> {
+        self.tls_ca.as_deref()
+    }
+
+    /// The node URLs with real passwords (sentinels or cluster seeds), for the client only.
+    pub(crate) fn node_urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|node| {
+                let mut url = String::new();
+                let _ = node.write_url(&mut url, true);
+                url
+            })
+            .collect()
+    }
+
+    /// The sentinels' addresses.
+    pub(crate) fn sentinel_addrs(&self) -> Vec<deadpool_redis::redis::ConnectionAddr> {
+        use deadpool_redis::redis::ConnectionAddr;
+        self.nodes
+            .iter()
+            .map(|node| {
+                let host = node
+                    .host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned();
+                let port = node.port.unwrap_or(DEFAULT_SENTINEL_PORT);
+                if node.scheme == Scheme::Rediss {
+                    ConnectionAddr::TcpTls {
+                        host,
+                        port,
+                        insecure: node.fragment.is_some(),
+                        tls_params: None,
+                    }
+                } else {
+                    ConnectionAddr::Tcp(host, port)
+                }
+            })
+            .collect()
+    }
+
+    /// The sentinels' own credentials (from the first sentinel URL that has a password).
+    pub(crate) fn sentinel_auth(&self) -> Option<(Option<&str>, &str)> {
+        self.nodes.iter().find_map(|node| {
+            let password = node.password.as_ref()?;
+            Some((node.username.as_deref(), password.0.as_str()))
+        })
+    }
+
+    /// Username, password and database of the data nodes behind sentinel.
+    pub(crate) fn node_auth(&self) -> (Option<&str>, Option<&str>, u32) {
+        (
+            self.target.username.as_deref(),
+            self.target.password.as_ref().map(|p| p.0.as_str()),
+            self.target.db,
+        )
+    }
+
     /// The URL with the real password, for the Redis client only. Never log it.
     pub(crate) fn connection_url(&self) -> String {
         let mut url = String::new();
@@ -591,8 +868,26 @@ impl RedisConfig {
 }
 
 impl fmt::Display for RedisConfig {
+    /// Standalone: the URL. Sentinel: `redis+sentinel://[user:***@]s1:26379,s2:26379/<master>/<db>`.
+    /// Cluster: `redis+cluster://[user:***@]n1:7000,n2:7001`. Passwords always masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.target.write_url(f, false)
+        let scheme = match &self.topology {
+            Topology::Standalone => return self.target.write_url(f, false),
+            Topology::Sentinel { .. } => "redis+sentinel",
+            Topology::Cluster => "redis+cluster",
+        };
+        write!(f, "{scheme}{}://", if self.is_tls() { "s" } else { "" })?;
+        match (&self.target.username, &self.target.password) {
+            (Some(user), Some(_)) => write!(f, "{}:***@", utf8_percent_encode(user, USERINFO))?,
+            (Some(user), None) => write!(f, "{}@", utf8_percent_encode(user, USERINFO))?,
+            (None, Some(_)) => f.write_str(":***@")?,
+            (None, None) => {}
+        }
+        f.write_str(&self.nodes().join(","))?;
+        if let Topology::Sentinel { master } = &self.topology {
+            write!(f, "/{master}/{}", self.target.db)?;
+        }
+        Ok(())
     }
 }
 
@@ -600,6 +895,8 @@ impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &format_args!("{self}"))
+            .field("topology", &self.topology)
+            .field("tls_ca", &self.tls_ca.is_some())
             .field("source", &self.source)
             .field("warnings", &self.warnings)
             .field("name", &self.name)
@@ -825,6 +1122,70 @@ fn parse_url(
     })
 }
 
+/// Reads a CA bundle: a regular file of at most 1 MiB (never a device or a pipe that could hang
+/// or exhaust memory).
+fn read_ca_file(path: &str) -> Result<Vec<u8>, ConfigError> {
+    const MAX_BYTES: u64 = 1 << 20;
+    let invalid = |why: String| {
+        ConfigError::invalid(
+            "REDIS_TLS_CA_FILE",
+            path,
+            format!("a readable PEM file of CA certificates, at most 1 MiB ({why})"),
+        )
+    };
+    let metadata = std::fs::metadata(path).map_err(|err| invalid(err.to_string()))?;
+    if !metadata.is_file() {
+        return Err(invalid("not a regular file".to_owned()));
+    }
+    if metadata.len() > MAX_BYTES {
+        return Err(invalid(format!("{} bytes", metadata.len())));
+    }
+    std::fs::read(path).map_err(|err| invalid(err.to_string()))
+}
+
+/// Parses a comma-separated list of node addresses (each a URL or scheme-less).
+fn parse_list<'a>(
+    variable: &'static str,
+    entries: impl Iterator<Item = &'a str>,
+    tls: Option<(&'static str, bool)>,
+    default_port: u16,
+) -> Result<Vec<Target>, ConfigError> {
+    let nodes: Vec<Target> = entries
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| parse_url(variable, entry, tls, default_port))
+        .collect::<Result<_, _>>()?;
+    if nodes.is_empty() {
+        return Err(ConfigError::invalid(
+            variable,
+            "",
+            "one or more comma-separated addresses such as host1:port,host2:port",
+        ));
+    }
+    if nodes.iter().any(|n| n.scheme.is_unix()) {
+        return Err(ConfigError::invalid(
+            variable,
+            "unix://",
+            "TCP addresses: sentinel and cluster nodes are not reached through Unix sockets",
+        ));
+    }
+    Ok(nodes)
+}
+
+/// Warns about variables that a topology variable overrides.
+fn ignored<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    warnings: &mut Vec<String>,
+    winner: &str,
+    losers: &[&str],
+) {
+    for loser in losers {
+        if env.get(loser).is_some() {
+            warnings.push(format!("{loser} is ignored because {winner} is set"));
+        }
+    }
+}
+
 fn parse_host(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
     if raw.contains("://") {
         return Err(ConfigError::invalid(
@@ -858,9 +1219,16 @@ fn parse_host(variable: &'static str, raw: &str) -> Result<String, ConfigError> 
 /// userinfo; only the part before its first `:` (the username) survives. Deliberately generous:
 /// a value that cannot be parsed is exactly the one whose password position is uncertain.
 fn mask_userinfo(value: &str) -> String {
+    // Only a real scheme ends at `://`; one after the `@` or inside the password must not hide
+    // the userinfo before it.
+    let is_scheme = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    };
     let (prefix, rest) = match value.find("://") {
-        Some(at) => value.split_at(at + 3),
-        None => ("", value),
+        Some(at) if is_scheme(&value[..at]) => value.split_at(at + 3),
+        _ => ("", value),
     };
     let mut masked = match rest.rfind('@') {
         Some(at) => {

@@ -17,10 +17,12 @@ mod config;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod monitor;
+mod pool;
 mod probe;
 
 pub use backoff::Backoff;
-pub use config::{ConfigError, RedisConfig, Source, StartupPolicy, Timeouts};
+pub use config::{ConfigError, RedisConfig, Source, StartupPolicy, Timeouts, Topology};
 pub use deadpool_redis;
 pub use monitor::{ConnectionError, GatedPool, RedisMonitor, StartError};
+pub use pool::{RedisConnection, RedisPool};
 pub use probe::{ProbeError, ProbeErrorKind, ping};

@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis::AsyncConnectionConfig;
-use deadpool_redis::{Connection, Manager, Pool, PoolError, Runtime, TimeoutType};
+use deadpool_redis::{PoolError, TimeoutType};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use redis_gate_core::{Availability, AvailabilityReporter, Reading, Status};
@@ -13,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use crate::pool::{RedisConnection, RedisPool};
 use crate::probe::{ProbeError, ProbeErrorKind, Prober};
 use crate::{RedisConfig, StartupPolicy};
 
@@ -51,7 +51,7 @@ pub enum ConnectionError {
 /// while the handle says Redis is unavailable. Cheap to clone; give one to each handler.
 #[derive(Clone)]
 pub struct GatedPool {
-    pool: Pool,
+    pool: RedisPool,
     availability: Availability,
     failures: Arc<PoolFailures>,
 }
@@ -88,7 +88,7 @@ impl PoolFailures {
 
 impl GatedPool {
     /// A pooled connection, or an error at once while Redis is unavailable.
-    pub async fn get(&self) -> Result<Connection, ConnectionError> {
+    pub async fn get(&self) -> Result<RedisConnection, ConnectionError> {
         let reading = self.availability.reading();
         if !reading.is_available() {
             return Err(ConnectionError::Unavailable(reading));
@@ -111,7 +111,7 @@ impl GatedPool {
     }
 
     /// The underlying pool, ungated.
-    pub fn pool(&self) -> &Pool {
+    pub fn pool(&self) -> &RedisPool {
         &self.pool
     }
 }
@@ -145,7 +145,7 @@ impl std::fmt::Debug for GatedPool {
 /// # Ok(()) }
 /// ```
 pub struct RedisMonitor {
-    pool: Pool,
+    pool: RedisPool,
     pool_failures: Arc<PoolFailures>,
     reporter: Arc<AvailabilityReporter>,
     availability: Availability,
@@ -162,6 +162,7 @@ impl RedisMonitor {
     /// Must be called within a Tokio runtime.
     pub async fn start(config: RedisConfig) -> Result<RedisMonitor, StartError> {
         info!(
+            topology = config.topology().as_str(),
             scheme = config.scheme(),
             host = config.host(),
             port = config.port(),
@@ -179,7 +180,7 @@ impl RedisMonitor {
             StartError::Config(err)
         };
         let prober = Prober::new(&config).map_err(|err| config_error(err.to_string()))?;
-        let pool = build_pool(&config).map_err(config_error)?;
+        let pool = RedisPool::build(&config).map_err(config_error)?;
 
         let reporter = Arc::new(AvailabilityReporter::new(Arc::clone(
             config.dependency_name(),
@@ -246,7 +247,7 @@ impl RedisMonitor {
     }
 
     /// The application's pool (ungated: [`connection`](Self::connection) fails fast instead).
-    pub fn pool(&self) -> &Pool {
+    pub fn pool(&self) -> &RedisPool {
         &self.pool
     }
 
@@ -261,7 +262,7 @@ impl RedisMonitor {
 
     /// A pooled connection, or [`ConnectionError::Unavailable`] at once while the handle says
     /// Redis is unavailable: application code never hangs on a dead Redis.
-    pub async fn connection(&self) -> Result<Connection, ConnectionError> {
+    pub async fn connection(&self) -> Result<RedisConnection, ConnectionError> {
         self.gated_pool().get().await
     }
 
@@ -308,27 +309,11 @@ impl std::fmt::Debug for RedisMonitor {
     }
 }
 
-fn build_pool(config: &RedisConfig) -> Result<Pool, String> {
-    let settings = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(config.connect_timeout))
-        .set_response_timeout(Some(config.response_timeout));
-    let manager = Manager::new_with_config(config.connection_url(), settings)
-        .map_err(|err| redis_gate_core::sanitize_error(&err.to_string()))?;
-    Pool::builder(manager)
-        .max_size(config.pool_size)
-        .wait_timeout(Some(config.pool_wait_timeout))
-        .create_timeout(Some(config.connect_timeout))
-        .recycle_timeout(Some(config.response_timeout))
-        .runtime(Runtime::Tokio1)
-        .build()
-        .map_err(|err| err.to_string())
-}
-
 /// The background task's state.
 struct Watcher {
     config: RedisConfig,
     prober: Prober,
-    pool: Pool,
+    pool: RedisPool,
     reporter: Arc<AvailabilityReporter>,
     pool_failures: Arc<PoolFailures>,
     rng: StdRng,
@@ -350,7 +335,7 @@ impl Watcher {
     fn new(
         config: RedisConfig,
         prober: Prober,
-        pool: Pool,
+        pool: RedisPool,
         reporter: Arc<AvailabilityReporter>,
         pool_failures: Arc<PoolFailures>,
     ) -> Watcher {
@@ -515,7 +500,7 @@ impl Watcher {
             self.down_since = Instant::now();
             // Idle pooled connections are most likely dead: drop them so handlers do not
             // pick them up once Redis is back.
-            self.pool.retain(|_, _| false);
+            self.pool.drop_idle();
             warn!(reason = err.reason(), "redis_connection_lost");
             self.last_failure_log = Some(Instant::now());
             self.failures_since_log = 0;

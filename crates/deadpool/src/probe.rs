@@ -1,16 +1,17 @@
 //! One health check: connect if needed, `PING`, and say in plain words what went wrong.
 
 use std::fmt;
-use std::io;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, Client, ErrorKind, RedisError, ServerErrorKind, Value,
+    self, AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult, ServerErrorKind,
+    TlsCertificates, TlsMode, Value,
 };
 use redis_gate_core::sanitize_error;
 
-use crate::RedisConfig;
+use crate::{RedisConfig, Topology};
 
 /// Why a health check failed. `Display` gives a short reason that never contains credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +91,7 @@ impl ProbeError {
                 NotReady,
                 "OOM: maxmemory reached and writes are refused".into(),
             ),
+            _ if is_tls_failure(err) => (Config, "TLS handshake failed".into()),
             ErrorKind::InvalidClientConfig => (
                 Config,
                 format!(
@@ -100,10 +102,8 @@ impl ProbeError {
             _ if err.is_timeout() => (Timeout, "timed out".into()),
             _ if err.is_connection_refusal() => (Connection, "connection refused".into()),
             _ if err.is_io_error() || err.is_connection_dropped() => {
-                let reason = err
-                    .as_io_kind()
-                    .map_or_else(|| "connection lost".to_owned(), |kind| kind.to_string());
-                (Connection, reason)
+                // I/O messages carry no secrets ("Connection reset by peer (os error 104)").
+                (Connection, sanitize_error(&err.to_string()))
             }
             // Error details can echo command arguments, so only known ones are repeated.
             _ if err
@@ -119,16 +119,19 @@ impl ProbeError {
     }
 }
 
-/// `RedisError` has no public accessor for its I/O error kind; its `Display` does carry it.
-trait IoKind {
-    fn as_io_kind(&self) -> Option<io::ErrorKind>;
-}
-
-impl IoKind for RedisError {
-    fn as_io_kind(&self) -> Option<io::ErrorKind> {
-        let source = std::error::Error::source(self)?;
-        source.downcast_ref::<io::Error>().map(io::Error::kind)
-    }
+/// True when the connection failed in the TLS handshake (an untrusted or mismatched
+/// certificate, a protocol mismatch): waiting will not fix it. redis keeps the rustls error
+/// behind an `Arc`, out of reach of a downcast, so its message is what tells.
+fn is_tls_failure(err: &RedisError) -> bool {
+    const TLS_MESSAGES: [&str; 5] = [
+        "invalid peer certificate",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "received corrupt message",
+    ];
+    let message = err.to_string();
+    TLS_MESSAGES.iter().any(|m| message.contains(m))
 }
 
 impl fmt::Display for ProbeError {
@@ -139,9 +142,18 @@ impl fmt::Display for ProbeError {
 
 impl std::error::Error for ProbeError {}
 
+/// Where the prober connects: one server, the master sentinel names, or the first cluster seed
+/// that answers.
+enum Endpoint {
+    Single(Box<Client>),
+    Sentinel(Box<SentinelClient>),
+    Cluster(Vec<Client>),
+}
+
 /// A dedicated health-check connection: never a pool slot that application traffic competes for.
 pub(crate) struct Prober {
-    client: Client,
+    endpoint: Endpoint,
+    topology: Topology,
     settings: AsyncConnectionConfig,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -152,7 +164,7 @@ pub(crate) struct Prober {
 
 impl Prober {
     pub(crate) fn new(config: &RedisConfig) -> Result<Prober, ProbeError> {
-        let client = Client::open(config.connection_url()).map_err(|err| {
+        let invalid = |err: RedisError| {
             ProbeError::new(
                 ProbeErrorKind::Config,
                 format!(
@@ -160,9 +172,27 @@ impl Prober {
                     sanitize_error(&err.to_string())
                 ),
             )
-        })?;
+        };
+        let endpoint = match config.topology() {
+            Topology::Standalone => {
+                let client = open_client(&config.connection_url(), config).map_err(invalid)?;
+                Endpoint::Single(Box::new(client))
+            }
+            Topology::Cluster => Endpoint::Cluster(
+                config
+                    .node_urls()
+                    .iter()
+                    .map(|url| open_client(url, config))
+                    .collect::<Result<_, _>>()
+                    .map_err(invalid)?,
+            ),
+            Topology::Sentinel { master } => {
+                Endpoint::Sentinel(Box::new(sentinel_client(config, master).map_err(invalid)?))
+            }
+        };
         Ok(Prober {
-            client,
+            endpoint,
+            topology: config.topology().clone(),
             settings: AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(config.connect_timeout))
                 .set_response_timeout(Some(config.response_timeout)),
@@ -176,17 +206,80 @@ impl Prober {
         })
     }
 
+    async fn connect(&mut self) -> RedisResult<MultiplexedConnection> {
+        match &mut self.endpoint {
+            Endpoint::Single(client) => {
+                client
+                    .get_multiplexed_async_connection_with_config(&self.settings)
+                    .await
+            }
+            Endpoint::Sentinel(client) => {
+                client
+                    .get_async_connection_with_config(&self.settings)
+                    .await
+            }
+            Endpoint::Cluster(seeds) => {
+                let mut last = None;
+                for seed in seeds.iter() {
+                    match seed
+                        .get_multiplexed_async_connection_with_config(&self.settings)
+                        .await
+                    {
+                        Ok(conn) => return Ok(conn),
+                        Err(err) => last = Some(err),
+                    }
+                }
+                Err(last.expect("a cluster config has at least one seed"))
+            }
+        }
+    }
+
+    /// What `PING` cannot tell: a sentinel master must still be master, a cluster must be whole.
+    async fn check_topology(&mut self) -> Result<(), ProbeError> {
+        let Some(conn) = &mut self.conn else {
+            return Ok(());
+        };
+        let (command, healthy): (&str, fn(&Value) -> bool) = match self.topology {
+            Topology::Standalone => return Ok(()),
+            Topology::Sentinel { .. } => ("ROLE", is_master),
+            Topology::Cluster => ("CLUSTER", cluster_is_ok),
+        };
+        let mut cmd = redis::cmd(command);
+        if command == "CLUSTER" {
+            cmd.arg("INFO");
+        }
+        let reply = tokio::time::timeout(self.response_timeout, cmd.query_async::<Value>(conn))
+            .await
+            .map_err(|_| ProbeError::timeout(command, self.response_timeout))?
+            .map_err(|err| ProbeError::from_redis(&err))?;
+        if healthy(&reply) {
+            return Ok(());
+        }
+        Err(match self.topology {
+            Topology::Sentinel { .. } => {
+                // Ask the sentinels again next time: this node was demoted.
+                self.conn = None;
+                ProbeError::new(
+                    ProbeErrorKind::NotReady,
+                    "ROLE: the node is no longer master",
+                )
+            }
+            _ => ProbeError::new(
+                ProbeErrorKind::NotReady,
+                "CLUSTER INFO: cluster_state is not ok",
+            ),
+        })
+    }
+
     /// Connects if there is no connection, then sends `PING`; returns the `PING` round trip.
     pub(crate) async fn check(&mut self) -> Result<Duration, ProbeError> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             None => {
-                let connect = self
-                    .client
-                    .get_multiplexed_async_connection_with_config(&self.settings);
-                let conn = tokio::time::timeout(self.connect_timeout, connect)
+                let connect_timeout = self.connect_timeout;
+                let conn = tokio::time::timeout(connect_timeout, self.connect())
                     .await
-                    .map_err(|_| ProbeError::timeout("connect", self.connect_timeout))?
+                    .map_err(|_| ProbeError::timeout("connect", connect_timeout))?
                     .map_err(|err| ProbeError::from_redis(&err))?;
                 self.conn.insert(conn)
             }
@@ -208,6 +301,10 @@ impl Prober {
             }
         }
         let latency = started.elapsed();
+        self.check_topology().await?;
+        let Some(conn) = &mut self.conn else {
+            return Ok(latency);
+        };
         if let Some((key, ttl_ms)) = &self.write_probe {
             // Catches what PING cannot: READONLY after a failover, OOM, paused writes.
             let mut cmd = redis::cmd("SET");
@@ -224,6 +321,64 @@ impl Prober {
     pub(crate) fn disconnect(&mut self) {
         self.conn = None;
     }
+}
+
+/// A client for `url`, verifying TLS against the configured CA when there is one.
+pub(crate) fn open_client(url: &str, config: &RedisConfig) -> RedisResult<Client> {
+    match config.tls_ca().filter(|_| config.is_tls()) {
+        Some(pem) => Client::build_with_tls(
+            url,
+            TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        ),
+        None => Client::open(url),
+    }
+}
+
+fn sentinel_client(config: &RedisConfig, master: &str) -> RedisResult<SentinelClient> {
+    let (username, password, db) = config.node_auth();
+    let mut builder =
+        SentinelClientBuilder::new(config.sentinel_addrs(), master, SentinelServerType::Master)?
+            .set_client_to_redis_db(i64::from(db));
+    if let Some(username) = username {
+        builder = builder.set_client_to_redis_username(username);
+    }
+    if let Some(password) = password {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    if let Some((username, password)) = config.sentinel_auth() {
+        if let Some(username) = username {
+            builder = builder.set_client_to_sentinel_username(username);
+        }
+        builder = builder.set_client_to_sentinel_password(password);
+    }
+    if config.is_tls() {
+        builder = builder
+            .set_client_to_redis_tls_mode(TlsMode::Secure)
+            .set_client_to_sentinel_tls_mode(TlsMode::Secure);
+    }
+    builder.build()
+}
+
+fn is_master(role: &Value) -> bool {
+    match role {
+        Value::Array(items) => matches!(
+            items.first(),
+            Some(Value::BulkString(word)) if word == b"master"
+        ),
+        _ => false,
+    }
+}
+
+fn cluster_is_ok(info: &Value) -> bool {
+    let text = match info {
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes),
+        Value::VerbatimString { text, .. } => text.as_str().into(),
+        _ => return false,
+    };
+    text.lines().any(|line| line.trim() == "cluster_state:ok")
 }
 
 fn now_millis() -> u64 {

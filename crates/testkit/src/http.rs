@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -11,7 +12,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// A server accepting connections on `127.0.0.1:<free port>` until dropped.
@@ -115,15 +117,130 @@ impl HttpClient {
     }
 
     /// Sends `req` and reads the whole response.
+    ///
+    /// # Panics
+    ///
+    /// When the exchange fails (see [`try_request`](Self::try_request)), or the response shows
+    /// a registered test password (see [`secrets`](crate::secrets)).
     pub async fn request(&self, req: Request<Full<Bytes>>) -> Reply {
-        let res = self.client.request(req).await.expect("the server answers");
+        self.try_request(req)
+            .await
+            .unwrap_or_else(|err| panic!("the server answers: {err}"))
+    }
+
+    /// Sends `req` and reads the whole response, or says why there is none (connection refused,
+    /// closed before the response, body cut short).
+    ///
+    /// # Panics
+    ///
+    /// When the response shows a registered test password (see [`secrets`](crate::secrets)).
+    pub async fn try_request(&self, req: Request<Full<Bytes>>) -> Result<Reply, String> {
+        let res = self
+            .client
+            .request(req)
+            .await
+            .map_err(|err| err.to_string())?;
         let (parts, body) = res.into_parts();
-        let body = body.collect().await.expect("a whole body").to_bytes();
-        Reply {
+        let body = body
+            .collect()
+            .await
+            .map_err(|err| err.to_string())?
+            .to_bytes();
+        let reply = Reply {
             status: parts.status,
             headers: parts.headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        crate::secrets::check("an HTTP response", &reply.to_string());
+        Ok(reply)
+    }
+}
+
+impl std::fmt::Display for Reply {
+    /// The status line, the headers and the body, as on the wire (values lossy as UTF-8).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.status)?;
+        for (name, value) in &self.headers {
+            writeln!(f, "{name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
         }
+        write!(f, "\n{}", self.body)
+    }
+}
+
+/// A response read off the wire by [`raw_request`].
+#[derive(Debug, Clone)]
+pub struct RawReply {
+    /// The status code.
+    pub status: u16,
+    /// The header lines, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// Everything after the head, as UTF-8 (lossy).
+    pub body: String,
+}
+
+impl RawReply {
+    /// The first value of header `name` (lower case), or `None`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How long [`raw_request`] waits for the server to answer and close.
+const RAW_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Writes `request` as it is (it should say `Connection: close`) to a fresh connection to
+/// `addr`, and reads until the server closes: for requests a well-behaved client would never
+/// send (odd methods, absolute-form targets, huge headers).
+///
+/// A write that fails because the server already answered and closed is not an error.
+///
+/// # Panics
+///
+/// When the server does not answer and close within 10 s, sends no parseable status line, or
+/// shows a registered test password (see [`secrets`](crate::secrets)).
+pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawReply {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .expect("connect to the server");
+        let (mut read, mut write) = stream.split();
+        let mut received = Vec::new();
+        let writing = async {
+            // The server may answer (431, 400) and close before it has read everything.
+            let _ = write.write_all(request).await;
+        };
+        let reading = read.read_to_end(&mut received);
+        let ((), read_result) = tokio::join!(writing, reading);
+        // A reset after the response (unread request bytes) still leaves the response read.
+        if received.is_empty() {
+            read_result.expect("the server answers");
+        }
+        received
+    };
+    let received = tokio::time::timeout(RAW_DEADLINE, exchange)
+        .await
+        .expect("the server answers and closes the connection within 10 s");
+    let text = String::from_utf8_lossy(&received).into_owned();
+    crate::secrets::check("an HTTP response", &text);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    RawReply {
+        status,
+        headers,
+        body: body.to_owned(),
     }
 }
 

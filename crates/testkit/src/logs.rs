@@ -25,8 +25,12 @@ pub struct LogCapture {
 }
 
 /// Stops the capture of this thread when dropped.
+///
+/// Dropping it also checks everything captured for registered test passwords (see
+/// [`secrets`](crate::secrets)).
 #[must_use = "the capture stops when the guard is dropped"]
 pub struct CaptureGuard {
+    capture: LogCapture,
     previous: Option<LogCapture>,
 }
 
@@ -46,7 +50,11 @@ impl LogCapture {
         });
         let capture = LogCapture::default();
         let previous = CURRENT.with(|current| current.replace(Some(capture.clone())));
-        (capture, CaptureGuard { previous })
+        let guard = CaptureGuard {
+            capture: capture.clone(),
+            previous,
+        };
+        (capture, guard)
     }
 
     /// All captured text.
@@ -70,6 +78,7 @@ impl Drop for CaptureGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
         CURRENT.with(|current| *current.borrow_mut() = previous);
+        crate::secrets::check("captured log lines", &self.capture.text());
     }
 }
 

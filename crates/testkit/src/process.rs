@@ -5,17 +5,21 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
 /// A running child process whose stdout and stderr are collected in the background.
+///
+/// Dropping it kills the process, collects the rest of its output and checks all of it for
+/// registered test passwords (see [`secrets`](crate::secrets)).
 pub struct Spawned {
     child: Child,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    collectors: Vec<JoinHandle<()>>,
 }
 
 impl Spawned {
@@ -25,8 +29,18 @@ impl Spawned {
     ///
     /// If the program cannot be started.
     pub fn start(program: &Path, env: &[(&str, &str)]) -> Spawned {
+        Spawned::start_with_args(program, &[], env)
+    }
+
+    /// Like [`start`](Self::start), with command-line arguments.
+    ///
+    /// # Panics
+    ///
+    /// If the program cannot be started.
+    pub fn start_with_args(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Spawned {
         let mut command = Command::new(program);
         command
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdin(Stdio::null())
@@ -38,12 +52,13 @@ impl Spawned {
         let mut child = command
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
-        let stdout = collect(child.stdout.take().expect("piped stdout"));
-        let stderr = collect(child.stderr.take().expect("piped stderr"));
+        let (stdout, out_collector) = collect(child.stdout.take().expect("piped stdout"));
+        let (stderr, err_collector) = collect(child.stderr.take().expect("piped stderr"));
         Spawned {
             child,
             stdout,
             stderr,
+            collectors: vec![out_collector, err_collector],
         }
     }
 
@@ -86,6 +101,11 @@ impl Spawned {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `SIGTERM`.
     pub fn terminate(&self) {
         let pid = Pid::from_raw(self.child.id() as i32);
@@ -111,18 +131,27 @@ impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The pipes close with the process; a grandchild holding them open is not waited for.
+        let until = Instant::now() + COLLECT_DEADLINE;
+        while self.collectors.iter().any(|c| !c.is_finished()) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(5));
+        }
+        crate::secrets::check("the output of a child process", &self.output());
     }
 }
 
-fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+/// How long a dropped [`Spawned`] waits for the rest of the output of its killed process.
+const COLLECT_DEADLINE: Duration = Duration::from_secs(2);
+
+fn collect(stream: impl Read + Send + 'static) -> (Arc<Mutex<Vec<String>>>, JoinHandle<()>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
-    thread::spawn(move || {
+    let collector = thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             sink.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(line);
         }
     });
-    lines
+    (lines, collector)
 }

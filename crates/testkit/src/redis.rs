@@ -54,6 +54,7 @@ const START_ATTEMPTS: usize = 3;
 /// The default Redis port, never used so tests cannot touch a developer's server.
 const DEFAULT_REDIS_PORT: u16 = 6379;
 const LOG_FILE: &str = "redis.log";
+const CONFIG_FILE: &str = "redis.conf";
 
 /// A free TCP port on `127.0.0.1`, found by binding port 0 and releasing it. Never 6379.
 pub fn free_port() -> u16 {
@@ -72,12 +73,16 @@ pub struct RedisServerBuilder {
     password: Option<String>,
     args: Vec<(String, String)>,
     port: Option<u16>,
+    config: Option<String>,
+    sentinel: bool,
+    tls: bool,
 }
 
 impl RedisServerBuilder {
     /// Requires clients to authenticate with `pw` (`--requirepass`). [`RedisServer::url`] then
     /// carries the password.
     pub fn password(mut self, pw: &str) -> Self {
+        crate::secrets::register(pw);
         self.password = Some(pw.to_owned());
         self
     }
@@ -95,6 +100,42 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Writes `contents` to `redis.conf` in the server's directory and passes it as the config
+    /// file (Sentinel needs a file it can rewrite).
+    pub fn config_file(mut self, contents: &str) -> Self {
+        self.config = Some(contents.to_owned());
+        self
+    }
+
+    /// Runs as a Sentinel (`--sentinel`); give it a [`config_file`](Self::config_file) with the
+    /// `sentinel monitor` line.
+    pub fn sentinel(mut self) -> Self {
+        self.sentinel = true;
+        self
+    }
+
+    /// Serves TLS only, on the server's port, with these PEM files (clients need not present a
+    /// certificate). [`RedisServer::url`] becomes `rediss://`; readiness waits for accepted
+    /// connections, and [`RedisServer::command`] does not work.
+    pub fn tls(mut self, cert: &Path, key: &Path, ca: &Path) -> Self {
+        self.tls = true;
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        self.args.push(("tls-cert-file".to_owned(), path(cert)));
+        self.args.push(("tls-key-file".to_owned(), path(key)));
+        self.args.push(("tls-ca-cert-file".to_owned(), path(ca)));
+        self.args
+            .push(("tls-auth-clients".to_owned(), "no".to_owned()));
+        self
+    }
+
+    fn readiness(&self) -> Readiness {
+        if self.tls {
+            Readiness::Accepting
+        } else {
+            Readiness::Pong
+        }
+    }
+
     /// Starts the server and waits until it answers `PING` with `PONG`.
     ///
     /// # Panics
@@ -103,9 +144,10 @@ impl RedisServerBuilder {
     /// the server log).
     pub fn start(self) -> RedisServer {
         let fixed_port = self.port.is_some();
+        let readiness = self.readiness();
         let mut server = self.prepare();
         for attempt in 1..=START_ATTEMPTS {
-            match server.spawn_and_wait(Readiness::Pong) {
+            match server.spawn_and_wait(readiness) {
                 Ok(()) => return server,
                 // Another process may take the port between `free_port` and the bind: pick another.
                 Err(StartError::Exited(_))
@@ -128,12 +170,13 @@ impl RedisServerBuilder {
     ///
     /// When `redis-server` cannot be found (immediately, not on the background thread).
     pub fn start_after(self, delay: Duration) -> LateServer {
+        let readiness = self.readiness();
         let mut server = self.prepare();
         let port = server.port;
         let url = server.url();
         let handle = thread::spawn(move || {
             thread::sleep(delay);
-            if let Err(err) = server.spawn_and_wait(Readiness::Pong) {
+            if let Err(err) = server.spawn_and_wait(readiness) {
                 server.fail(&err);
             }
             server
@@ -151,6 +194,9 @@ impl RedisServerBuilder {
             .prefix("redis-gate-testkit-")
             .tempdir()
             .expect("create a temporary directory for redis-server");
+        if let Some(contents) = &self.config {
+            fs::write(dir.path().join(CONFIG_FILE), contents).expect("write redis.conf");
+        }
         RedisServer {
             binary,
             port: self.port.unwrap_or_else(free_port),
@@ -159,6 +205,9 @@ impl RedisServerBuilder {
             dir,
             child: Mutex::new(None),
             is_frozen: false,
+            has_config: self.config.is_some(),
+            sentinel: self.sentinel,
+            tls: self.tls,
         }
     }
 }
@@ -177,6 +226,9 @@ pub struct RedisServer {
     // A mutex so that `is_running(&self)` can reap an exited child.
     child: Mutex<Option<Child>>,
     is_frozen: bool,
+    has_config: bool,
+    sentinel: bool,
+    tls: bool,
 }
 
 impl RedisServer {
@@ -196,10 +248,20 @@ impl RedisServer {
         self.port
     }
 
+    /// `127.0.0.1:<port>`, for a [`FaultProxy`](crate::proxy::FaultProxy) in front of it.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port))
+    }
+
     /// `redis://127.0.0.1:<port>`, or `redis://:<password>@127.0.0.1:<port>` when a password is
     /// set.
     pub fn url(&self) -> String {
-        server_url(self.port, self.password.as_deref())
+        let url = server_url(self.port, self.password.as_deref());
+        if self.tls {
+            url.replacen("redis://", "rediss://", 1)
+        } else {
+            url
+        }
     }
 
     /// `redis://127.0.0.1:<port>`, without the password even when one is set.
@@ -292,7 +354,12 @@ impl RedisServer {
     ///
     /// When the server is not ready within 10 s (the panic message holds the server log).
     pub fn restart(&mut self) {
-        self.restart_until(Readiness::Pong);
+        let readiness = if self.tls {
+            Readiness::Accepting
+        } else {
+            Readiness::Pong
+        };
+        self.restart_until(readiness);
     }
 
     /// Like [`restart`](Self::restart), but returns as soon as the server accepts TCP connections,
@@ -316,24 +383,25 @@ impl RedisServer {
     /// The error reply as Redis sent it (`"NOAUTH Authentication required."`), or a description
     /// of the connection failure.
     pub fn command(&self, args: &[&str]) -> Result<String, String> {
-        let Some((name, rest)) = args.split_first() else {
-            return Err("no command given".to_owned());
-        };
-        let mut cmd = redis::cmd(name);
-        for arg in rest {
-            cmd.arg(*arg);
-        }
+        self.connect()?.command(args)
+    }
+
+    /// A connection kept open (authenticated when a password is set), for commands that must get
+    /// through while new connections are refused (`maxclients`, a password set at runtime), or
+    /// that need a connection of their own. Same timeouts as [`command`](Self::command).
+    ///
+    /// # Errors
+    ///
+    /// A description of the connection failure, or the error reply to the authentication.
+    pub fn connect(&self) -> Result<RedisConnection, String> {
         let client = redis::Client::open(self.url()).map_err(|err| render_error(&err))?;
-        let mut conn = client
+        let conn = client
             .get_connection_with_timeout(CONNECT_TIMEOUT)
             .map_err(|err| render_error(&err))?;
         conn.set_read_timeout(Some(RESPONSE_TIMEOUT))
             .and_then(|()| conn.set_write_timeout(Some(RESPONSE_TIMEOUT)))
             .map_err(|err| render_error(&err))?;
-        match conn.req_command(&cmd).map_err(|err| render_error(&err))? {
-            Value::ServerError(err) => Err(render_server_error(err.code(), err.details())),
-            value => Ok(render_value(&value)),
-        }
+        Ok(RedisConnection { conn })
     }
 
     fn restart_until(&mut self, readiness: Readiness) {
@@ -351,8 +419,18 @@ impl RedisServer {
 
     fn spawn(&self) -> io::Result<Child> {
         let mut command = Command::new(&self.binary);
+        if self.has_config {
+            command.arg(self.dir.path().join(CONFIG_FILE));
+        }
+        if self.sentinel {
+            command.arg("--sentinel");
+        }
+        if self.tls {
+            command.args(["--port", "0", "--tls-port"]);
+        } else {
+            command.arg("--port");
+        }
         command
-            .arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1"])
             .arg("--dir")
@@ -449,6 +527,42 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// An open connection to a [`RedisServer`], from [`RedisServer::connect`].
+pub struct RedisConnection {
+    conn: redis::Connection,
+}
+
+impl RedisConnection {
+    /// Runs one command and renders the reply as [`RedisServer::command`] does.
+    ///
+    /// # Errors
+    ///
+    /// The error reply as Redis sent it, or a description of the connection failure.
+    pub fn command(&mut self, args: &[&str]) -> Result<String, String> {
+        let Some((name, rest)) = args.split_first() else {
+            return Err("no command given".to_owned());
+        };
+        let mut cmd = redis::cmd(name);
+        for arg in rest {
+            cmd.arg(*arg);
+        }
+        match self
+            .conn
+            .req_command(&cmd)
+            .map_err(|err| render_error(&err))?
+        {
+            Value::ServerError(err) => Err(render_server_error(err.code(), err.details())),
+            value => Ok(render_value(&value)),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConnection").finish_non_exhaustive()
     }
 }
 
