@@ -1,0 +1,98 @@
+//! The harness binary as a user runs it.
+
+use std::process::Command;
+
+use redis_gate_bench::stacks::Stack;
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_redis-gate-bench");
+
+/// The metric lines the issue requires, in order.
+const REQUIRED_METRICS: [&str; 13] = [
+    "require_instr_overhead",
+    "probe_pass_instr_overhead",
+    "check_instr_overhead",
+    "gate_rps_ratio",
+    "naive_ping_rps_ratio",
+    "atomic_bool_rps_ratio",
+    "frozen_p99_ratio",
+    "reject_rps_ratio",
+    "detect_kill_ms_max",
+    "detect_stop_ms_max",
+    "recover_ms_median",
+    "recover_ms_max",
+    "ready_p99_us_frozen",
+];
+
+#[test]
+fn every_in_process_stack_answers_200_in_the_callgrind_child_mode() {
+    for stack in Stack::EVERY {
+        let status = Command::new(HARNESS)
+            .args(["instr-child", stack.name(), "2", "5"])
+            .status()
+            .expect("the harness runs");
+        assert!(status.success(), "{}: {status}", stack.name());
+    }
+}
+
+#[test]
+fn an_unknown_stack_is_refused() {
+    let output = Command::new(HARNESS)
+        .args(["instr-child", "nonsense", "1", "2"])
+        .output()
+        .expect("the harness runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no stack called nonsense"));
+}
+
+/// The smoke run `.ci/run` does: every section runs against real redis-server processes and
+/// every required metric is printed, last, as `name=value`. Nothing is asserted about speed.
+#[test]
+#[ignore = "about 25 s; .ci/run runs it as its own step"]
+fn quick_run_prints_every_required_metric_last() {
+    let out_dir = tempfile_dir();
+    let output = Command::new(HARNESS)
+        .arg("--quick")
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("the harness runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(output.status.success(), "the quick run failed");
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    let metrics: Vec<(&str, &str)> = lines
+        .iter()
+        .rev()
+        .take_while(|line| line.contains('=') && !line.contains(' '))
+        .filter_map(|line| line.split_once('='))
+        .collect();
+    for name in REQUIRED_METRICS {
+        let value = metrics
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("no {name}= line at the end of the output"));
+        let valgrind_missing = Command::new("valgrind").arg("--version").output().is_err();
+        if !(name.ends_with("_instr_overhead") && valgrind_missing) {
+            assert!(
+                value.parse::<f64>().is_ok_and(f64::is_finite),
+                "{name}={value} is not a number"
+            );
+        }
+    }
+    for figure in ["throughput.svg", "timeline.svg", "report.md", "metrics.txt"] {
+        let path = out_dir.join(figure);
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        assert!(size > 0, "{} is missing or empty", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("redis-gate-bench-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
