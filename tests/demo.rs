@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use redis_gate_testkit::http::{HttpClient, Reply};
-use redis_gate_testkit::process::Spawned;
+use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use serde_json::Value;
 
@@ -18,18 +18,7 @@ const SLACK: Duration = Duration::from_millis(1000);
 const PASSWORD: &str = "demo-Secret-4711";
 
 fn demo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let demo = profile_dir.join("examples").join("demo");
-    assert!(
-        demo.exists(),
-        "{} is missing: `cargo test` builds it, or run `cargo build --example demo`",
-        demo.display()
-    );
-    demo
+    built("examples/demo", "cargo build --example demo")
 }
 
 struct Demo {
@@ -278,15 +267,22 @@ async fn startup_metrics_and_protected_details() {
 
     demo.get("/api/v1/cache/m").await;
     demo.get("/api/v1/cache/m").await;
-    let metrics = demo.get("/metrics").await;
-    assert_eq!(metrics.status, StatusCode::OK);
-    for line in [
+    let expected = [
         "redis_gate_available{dependency=\"redis\"} 1",
         "redis_gate_transitions_total{dependency=\"redis\",from=\"connecting\",to=\"connected\"} 1",
         "demo_cache_requests_total{result=\"hit\"} 1",
         "demo_cache_requests_total{result=\"miss\"} 1",
         "redis_gate_probe_duration_seconds_bucket{dependency=\"redis\",le=",
-    ] {
+    ];
+    // The exporter folds histogram samples in when it renders: poll until a check has landed.
+    let until = Instant::now() + DEADLINE;
+    let mut metrics = demo.get("/metrics").await;
+    while !expected.iter().all(|line| metrics.body.contains(line)) && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        metrics = demo.get("/metrics").await;
+    }
+    assert_eq!(metrics.status, StatusCode::OK);
+    for line in expected {
         assert!(
             metrics.body.contains(line),
             "no {line} in\n{}",

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use redis_gate_testkit::process::Spawned;
+use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -28,18 +28,10 @@ struct IssueReply {
 }
 
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>");
-    let path = dir.join("examples").join("grpc");
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test --all-features` builds it",
-        path.display()
-    );
-    path
+    built(
+        "examples/grpc",
+        "cargo build --example grpc --features tonic-health",
+    )
 }
 
 async fn issue(channel: &Channel) -> Result<IssueReply, tonic::Status> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use redis_gate_testkit::http::{HttpClient, Reply};
-use redis_gate_testkit::process::Spawned;
+use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use redis_gate_testkit::secrets;
 
@@ -19,22 +19,6 @@ const PASSWORD: &str = "Scan-Me-Redis-Pw-9417";
 const WRONG: &str = "Scan-Me-Wrong-Pw-3344";
 const TOKEN: &str = "Scan-Me-Details-Token-77";
 const DEADLINE: Duration = Duration::from_secs(15);
-
-/// `target/<profile>/<relative>`, next to this test's own directory.
-fn built(relative: &str, how: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = profile_dir.join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test --workspace` builds it, or run `{how}`",
-        path.display()
-    );
-    path
-}
 
 fn demo_binary() -> PathBuf {
     built("examples/demo", "cargo build --example demo")

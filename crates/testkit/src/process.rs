@@ -2,7 +2,7 @@
 //! sent to it, killed when dropped.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -10,6 +10,28 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
+
+/// `target/<profile>/<relative>` (an example such as `examples/demo`, or a binary such as
+/// `redis-gate`), found next to the running test binary. `cargo test` builds examples and
+/// binaries before it runs any test; `how` says how to build it otherwise.
+///
+/// # Panics
+///
+/// If it has not been built.
+pub fn built(relative: &str, how: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = profile_dir.join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test --workspace --all-features` builds it, or run `{how}`",
+        path.display()
+    );
+    path
+}
 
 /// A running child process whose stdout and stderr are collected in the background.
 ///
