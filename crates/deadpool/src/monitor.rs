@@ -69,7 +69,9 @@ impl PoolFailures {
         // Waiting for a free slot is saturation, not an outage; only failed connects count.
         if matches!(
             err,
-            PoolError::Backend(_) | PoolError::Timeout(TimeoutType::Create)
+            PoolError::Backend(_)
+                | PoolError::Timeout(TimeoutType::Create)
+                | PoolError::PostCreateHook(_)
         ) {
             self.count.fetch_add(1, Ordering::Relaxed);
         }

@@ -44,7 +44,11 @@ impl RedisPool {
                     settings,
                 )
                 .map_err(|err| describe(&err))?;
-                RedisPool::Standalone(configure!(deadpool_redis::Pool::builder(manager), config)?)
+                RedisPool::Standalone(configure!(
+                    deadpool_redis::Pool::builder(manager),
+                    config,
+                    deadpool_redis::Hook
+                )?)
             }
             Topology::Sentinel { master } => {
                 let (username, password, db) = config.node_auth();
@@ -64,12 +68,20 @@ impl RedisPool {
                     sentinel::SentinelServerType::Master,
                 )
                 .map_err(|err| describe(&err))?;
-                RedisPool::Sentinel(configure!(sentinel::Pool::builder(manager), config)?)
+                RedisPool::Sentinel(configure!(
+                    sentinel::Pool::builder(manager),
+                    config,
+                    sentinel::Hook
+                )?)
             }
             Topology::Cluster => {
                 let manager = cluster::Manager::new(config.node_urls(), false)
                     .map_err(|err| describe(&err))?;
-                RedisPool::Cluster(configure!(cluster::Pool::builder(manager), config)?)
+                RedisPool::Cluster(configure!(
+                    cluster::Pool::builder(manager),
+                    config,
+                    cluster::Hook
+                )?)
             }
         };
         Ok(pool)
@@ -112,10 +124,22 @@ impl RedisPool {
     }
 }
 
-/// The same limits and timeouts for every kind of pool.
+/// The same limits, timeouts and checks for every kind of pool.
+///
+/// deadpool-redis hands out a new connection without a command on it, so one opened after
+/// `requirepass` was set at runtime fails its first command instead of failing to connect: a
+/// `PING` after creating it turns that into a failed connect, which the monitor then looks into.
 macro_rules! configure {
-    ($builder:expr, $config:expr) => {
+    ($builder:expr, $config:expr, $hook:ty) => {
         $builder
+            .post_create(<$hook>::async_fn(|conn, _| {
+                Box::pin(async move {
+                    deadpool_redis::redis::cmd("PING")
+                        .query_async::<()>(conn)
+                        .await
+                        .map_err(deadpool_redis::HookError::Backend)
+                })
+            }))
             .max_size($config.pool_size)
             .wait_timeout(Some($config.pool_wait_timeout))
             .create_timeout(Some($config.connect_timeout))
