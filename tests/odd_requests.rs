@@ -214,8 +214,7 @@ async fn the_details_endpoint_hides_behind_its_exact_token() {
         format!("Authorization: Basic {TOKEN}"),
         format!("Authorization: Bearer {TOKEN}x"),
         format!("Authorization: Bearer  {TOKEN}"),
-        // The scheme is compared exactly; RFC 9110 calls it case-insensitive.
-        format!("Authorization: bearer {TOKEN}"),
+        format!("Authorization: Bearer {}", TOKEN.to_lowercase()),
     ] {
         let headers: Vec<&str> = [header.as_str()]
             .into_iter()
@@ -227,6 +226,14 @@ async fn the_details_endpoint_hides_behind_its_exact_token() {
         assert_eq!(reply.status, 404, "{header:?}: {reply:?}");
         assert_eq!(reply.body, "");
     }
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    let reply = odd
+        .send(
+            "GET /health/dependencies HTTP/1.1",
+            &[&format!("Authorization: bearer {TOKEN}")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
     let reply = odd
         .send(
             "GET /health/dependencies?token=x HTTP/1.1",

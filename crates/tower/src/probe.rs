@@ -110,7 +110,7 @@ struct Probe {
     readiness: Vec<Box<str>>,
     startup: Vec<Box<str>>,
     details: Option<Box<str>>,
-    /// `Bearer <token>`, when the details endpoint requires one.
+    /// The bearer token, when the details endpoint requires one.
     details_authorization: Option<Box<[u8]>>,
     checks: Vec<Check>,
     drain: Drain,
@@ -212,7 +212,7 @@ impl ReadinessProbeLayer {
     /// wrong one) the request goes to the inner service as if the endpoint did not exist, which
     /// usually means a plain `404`: not a `401` that would reveal it.
     pub fn details_token(mut self, token: &str) -> Self {
-        self.probe.details_authorization = Some(format!("Bearer {token}").into_bytes().into());
+        self.probe.details_authorization = Some(token.as_bytes().into());
         self
     }
 
@@ -324,7 +324,9 @@ impl Probe {
             .headers()
             .get(AUTHORIZATION)
             .map_or(&[][..], HeaderValue::as_bytes);
-        bool::from(given.ct_eq(expected))
+        // `Bearer <token>`; the scheme is case-insensitive (RFC 9110), the token is not.
+        let (scheme, token) = given.split_at(given.len().min(7));
+        scheme.eq_ignore_ascii_case(b"bearer ") && bool::from(token.ct_eq(expected))
     }
 
     fn answer<B>(&self, endpoint: Endpoint, method: &Method) -> Response<GateBody<B>> {
