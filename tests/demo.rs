@@ -1,94 +1,20 @@
 //! The real demo binary (`cargo run --example demo`) against real `redis-server` processes,
 //! driven over HTTP: outages, late starts, frozen servers, fail-closed starts and shutdown.
 
-use std::path::PathBuf;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
-use redis_gate_testkit::http::{HttpClient, Reply};
-use redis_gate_testkit::process::{Spawned, built};
+use redis_gate_testkit::http::Reply;
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use serde_json::Value;
-
-const DEADLINE: Duration = Duration::from_secs(15);
+use support::{DEADLINE, Demo};
 /// The monitor's default `PING` response timeout, which also bounds the demo's Redis calls.
 const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Room for scheduling on a loaded machine; what matters is that nothing waits on Redis for long.
 const SLACK: Duration = Duration::from_millis(1000);
 const PASSWORD: &str = "demo-Secret-4711";
-
-fn demo_binary() -> PathBuf {
-    built("examples/demo", "cargo build --example demo")
-}
-
-struct Demo {
-    process: Spawned,
-    base: String,
-    client: HttpClient,
-}
-
-impl Demo {
-    /// Starts the demo on a free port with quick monitor settings plus `env`.
-    fn start(env: &[(&str, &str)]) -> Demo {
-        let bind = format!("127.0.0.1:{}", free_port());
-        let mut vars = vec![
-            ("BIND_ADDR", bind.as_str()),
-            ("LOG_FORMAT", "json"),
-            ("REDIS_CHECK_INTERVAL_MS", "100"),
-            ("REDIS_BACKOFF_INITIAL_MS", "50"),
-            ("REDIS_BACKOFF_MAX_MS", "500"),
-            ("REDIS_CONNECT_TIMEOUT_MS", "500"),
-        ];
-        vars.extend_from_slice(env);
-        let process = Spawned::start(&demo_binary(), &vars);
-        Demo {
-            process,
-            base: format!("http://{bind}"),
-            client: HttpClient::new(),
-        }
-    }
-
-    fn wait_listening(&self) {
-        let line = self.process.wait_for_line("listening on http://", DEADLINE);
-        assert!(
-            line.is_some(),
-            "the demo did not listen:\n{}",
-            self.process.output()
-        );
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.client.get(&format!("{}{path}", self.base)).await
-    }
-
-    async fn send(&self, method: Method, path: &str, body: &str) -> Reply {
-        let req = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                body.to_owned(),
-            )))
-            .unwrap();
-        self.client.request(req).await
-    }
-
-    async fn ticket(&self) -> Reply {
-        self.send(Method::POST, "/api/v1/auth/ws-ticket", "").await
-    }
-
-    /// Polls `/ready` until it answers `status`.
-    async fn ready_becomes(&self, status: StatusCode) -> bool {
-        let until = Instant::now() + DEADLINE;
-        while Instant::now() < until {
-            if self.get("/ready").await.status == status {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
-    }
-}
 
 fn json(reply: &Reply) -> Value {
     serde_json::from_str(&reply.body).unwrap_or_else(|err| panic!("{err}: {}", reply.body))

@@ -6,23 +6,21 @@
 //! captures in every test of the suite (log captures, child processes, HTTP responses) as it is
 //! captured; this test makes sure the places where a password would show are in what it saw.
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use redis_gate_testkit::http::{HttpClient, Reply};
+use redis_gate_testkit::http::Reply;
 use redis_gate_testkit::process::{Spawned, built};
-use redis_gate_testkit::redis::{RedisServer, free_port};
+use redis_gate_testkit::redis::RedisServer;
 use redis_gate_testkit::secrets;
+use support::{DEADLINE, Demo};
 
 const PASSWORD: &str = "Scan-Me-Redis-Pw-9417";
 const WRONG: &str = "Scan-Me-Wrong-Pw-3344";
 const TOKEN: &str = "Scan-Me-Details-Token-77";
-const DEADLINE: Duration = Duration::from_secs(15);
-
-fn demo_binary() -> PathBuf {
-    built("examples/demo", "cargo build --example demo")
-}
 
 fn cli_binary() -> PathBuf {
     built("redis-gate", "cargo build -p redis-gate-cli")
@@ -48,78 +46,48 @@ impl Seen {
     }
 }
 
-struct Demo {
-    process: Spawned,
-    base: String,
-    client: HttpClient,
+/// `GET path` on the demo, seen.
+async fn get(demo: &Demo, path: &str, seen: &mut Seen) -> Reply {
+    let reply = demo.get(path).await;
+    seen.reply(&reply);
+    reply
 }
 
-impl Demo {
-    fn start(env: &[(&str, &str)]) -> Demo {
-        let bind = format!("127.0.0.1:{}", free_port());
-        let mut vars = vec![
-            ("BIND_ADDR", bind.as_str()),
-            ("LOG_FORMAT", "json"),
-            ("RUST_LOG", "debug"),
-            ("HEALTH_DETAILS_TOKEN", TOKEN),
-            ("SHUTDOWN_DRAIN_MS", "0"),
-            ("REDIS_CHECK_INTERVAL_MS", "100"),
-            ("REDIS_BACKOFF_INITIAL_MS", "50"),
-            ("REDIS_BACKOFF_MAX_MS", "500"),
-            ("REDIS_CONNECT_TIMEOUT_MS", "500"),
-        ];
-        vars.extend_from_slice(env);
-        Demo {
-            process: Spawned::start(&demo_binary(), &vars),
-            base: format!("http://{bind}"),
-            client: HttpClient::new(),
-        }
-    }
+/// The details endpoint with the token, seen.
+async fn details(demo: &Demo, seen: &mut Seen) -> Reply {
+    let req = http::Request::get(format!("{}/health/dependencies", demo.base))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(http_body_util::Full::default())
+        .unwrap();
+    let reply = demo.client.request(req).await;
+    seen.reply(&reply);
+    reply
+}
 
-    fn wait_listening(&self) {
-        let line = self.process.wait_for_line("listening on http://", DEADLINE);
-        assert!(
-            line.is_some(),
-            "the demo did not listen:\n{}",
-            self.process.output()
-        );
-    }
+async fn ready_becomes(demo: &Demo, status: StatusCode, seen: &mut Seen) -> bool {
+    demo.ready_becomes_with(status, |reply| seen.reply(reply))
+        .await
+}
 
-    async fn get(&self, path: &str, seen: &mut Seen) -> Reply {
-        let reply = self.client.get(&format!("{}{path}", self.base)).await;
-        seen.reply(&reply);
-        reply
-    }
+/// SIGTERM, then everything the demo printed is seen.
+fn stop(mut demo: Demo, seen: &mut Seen) {
+    demo.process.terminate();
+    assert!(
+        demo.process.wait_exit(DEADLINE).is_some(),
+        "the demo stops on SIGTERM"
+    );
+    seen.process(&demo.process);
+}
 
-    async fn details(&self, seen: &mut Seen) -> Reply {
-        let req = http::Request::get(format!("{}/health/dependencies", self.base))
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .body(http_body_util::Full::default())
-            .unwrap();
-        let reply = self.client.request(req).await;
-        seen.reply(&reply);
-        reply
-    }
-
-    async fn ready_becomes(&self, status: StatusCode, seen: &mut Seen) -> bool {
-        let until = Instant::now() + DEADLINE;
-        while Instant::now() < until {
-            if self.get("/ready", seen).await.status == status {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
-    }
-
-    fn stop(mut self, seen: &mut Seen) {
-        self.process.terminate();
-        assert!(
-            self.process.wait_exit(DEADLINE).is_some(),
-            "the demo stops on SIGTERM"
-        );
-        seen.process(&self.process);
-    }
+/// The demo with debug logging, the details token and no drain delay, plus `env`.
+fn start_demo(env: &[(&str, &str)]) -> Demo {
+    let mut vars = vec![
+        ("RUST_LOG", "debug"),
+        ("HEALTH_DETAILS_TOKEN", TOKEN),
+        ("SHUTDOWN_DRAIN_MS", "0"),
+    ];
+    vars.extend_from_slice(env);
+    Demo::start(&vars)
 }
 
 /// Runs `redis-gate args` to the end with `env`, and returns its exit code.
@@ -146,10 +114,10 @@ async fn no_password_or_token_shows_in_any_output_of_the_demo_or_the_cli() {
     let port = redis.port().to_string();
 
     // The demo with the right password: every route, an outage, the details behind the token.
-    let demo = Demo::start(&[("REDIS_URL", &url)]);
+    let demo = start_demo(&[("REDIS_URL", &url)]);
     demo.wait_listening();
     assert!(
-        demo.ready_becomes(StatusCode::OK, &mut seen).await,
+        ready_becomes(&demo, StatusCode::OK, &mut seen).await,
         "{}",
         demo.process.output()
     );
@@ -163,26 +131,23 @@ async fn no_password_or_token_shows_in_any_output_of_the_demo_or_the_cli() {
         .await;
     seen.reply(&ticket);
     assert_eq!(ticket.status, StatusCode::OK);
-    demo.get("/api/v1/cache/alpha", &mut seen).await;
-    demo.get("/api/v1/cache/alpha", &mut seen).await;
-    demo.get("/metrics", &mut seen).await;
-    demo.get("/startup", &mut seen).await;
-    demo.details(&mut seen).await;
+    get(&demo, "/api/v1/cache/alpha", &mut seen).await;
+    get(&demo, "/api/v1/cache/alpha", &mut seen).await;
+    get(&demo, "/metrics", &mut seen).await;
+    get(&demo, "/startup", &mut seen).await;
+    details(&demo, &mut seen).await;
     redis.kill();
-    assert!(
-        demo.ready_becomes(StatusCode::SERVICE_UNAVAILABLE, &mut seen)
-            .await
-    );
-    let details = demo.details(&mut seen).await;
-    assert!(details.body.contains("lastError"), "{}", details.body);
-    demo.get("/health/dependencies", &mut seen).await;
-    demo.get("/api/v1/cache/beta", &mut seen).await;
+    assert!(ready_becomes(&demo, StatusCode::SERVICE_UNAVAILABLE, &mut seen).await);
+    let shown = details(&demo, &mut seen).await;
+    assert!(shown.body.contains("lastError"), "{}", shown.body);
+    get(&demo, "/health/dependencies", &mut seen).await;
+    get(&demo, "/api/v1/cache/beta", &mut seen).await;
     redis.restart();
-    assert!(demo.ready_becomes(StatusCode::OK, &mut seen).await);
-    demo.stop(&mut seen);
+    assert!(ready_becomes(&demo, StatusCode::OK, &mut seen).await);
+    stop(demo, &mut seen);
 
     // A wrong password, from its own variable: Failed, with the reason in the details.
-    let wrong = Demo::start(&[
+    let wrong = start_demo(&[
         ("REDIS_HOST", "127.0.0.1"),
         ("REDIS_PORT", &port),
         ("REDIS_AUTH_TOKEN", WRONG),
@@ -191,18 +156,17 @@ async fn no_password_or_token_shows_in_any_output_of_the_demo_or_the_cli() {
     let until = Instant::now() + DEADLINE;
     let mut failed = false;
     while !failed && Instant::now() < until {
-        failed = wrong
-            .details(&mut seen)
+        failed = details(&wrong, &mut seen)
             .await
             .body
             .contains("authentication failed");
     }
     assert!(failed, "{}", wrong.process.output());
-    wrong.get("/metrics", &mut seen).await;
-    wrong.stop(&mut seen);
+    get(&wrong, "/metrics", &mut seen).await;
+    stop(wrong, &mut seen);
 
     // A malformed URL holding the password: refused at startup, exit 2.
-    let mut bad = Demo::start(&[("REDIS_URL", &format!("http://app:{PASSWORD}@cache"))]);
+    let mut bad = start_demo(&[("REDIS_URL", &format!("http://app:{PASSWORD}@cache"))]);
     let status = bad.process.wait_exit(DEADLINE).expect("the demo exits");
     assert_eq!(status.code(), Some(2), "{}", bad.process.output());
     seen.process(&bad.process);
