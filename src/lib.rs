@@ -15,9 +15,10 @@
            true; [`RedisConfig`] reads where Redis is from the environment, with clear errors."
 )]
 //!
-//! Features: `tower` (the layers), `deadpool` (the monitor) and `metrics` (metrics through the
-//! `metrics` facade, free until a recorder is installed), all on by default; `tonic-health`
-//! (gRPC health checks that follow the handle).
+//! Features: `tower` (the layers), `deadpool` (the monitor), `metrics` (metrics through the
+//! `metrics` facade, free until a recorder is installed) and `axum` (the layers answer with
+//! axum's `Body`), all on by default; `tonic` (the layers answer with tonic's `Body`, for
+//! `Server::layer`) and `tonic-health` (gRPC health checks that follow the handle).
 //!
 //! See the README for a quickstart with axum.
 
@@ -32,8 +33,8 @@ pub use redis_gate_core::{
 #[cfg(feature = "tower")]
 #[doc(inline)]
 pub use redis_gate_tower::{
-    CheckRedis, CheckRedisLayer, GateBody, ReadinessProbe, ReadinessProbeLayer, Rejection,
-    RequireRedis, RequireRedisLayer, ResponseFuture, check, probe, require,
+    BodyFromBytes, CheckRedis, CheckRedisLayer, GateBody, ReadinessProbe, ReadinessProbeLayer,
+    Rejection, RequireRedis, RequireRedisLayer, ResponseFuture, check, probe, require,
 };
 
 #[cfg(feature = "tonic-health")]

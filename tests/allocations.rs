@@ -9,7 +9,9 @@ use std::future::{Future, Ready, ready};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
 use http::{Extensions, Request, Response};
+use http_body_util::Full;
 use redis_gate::{
     AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer, Status,
 };
@@ -19,10 +21,10 @@ use tower::{Layer, Service, service_fn};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-type Handler = fn(Request<()>) -> Ready<Result<Response<()>, Infallible>>;
+type Handler = fn(Request<()>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>;
 
-fn handler(_req: Request<()>) -> Ready<Result<Response<()>, Infallible>> {
-    ready(Ok(Response::new(())))
+fn handler(_req: Request<()>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    ready(Ok(Response::new(Full::new(Bytes::new()))))
 }
 
 fn complete<F: Future>(future: F) -> F::Output {
@@ -36,19 +38,69 @@ fn complete<F: Future>(future: F) -> F::Output {
 
 /// Heap allocations made by one `poll_ready` + `call` + completed future; the request is built
 /// and the response dropped outside the measurement.
-fn allocations_per_request<S>(service: &mut S, path: &str) -> usize
+fn allocations_per_request<S, B>(service: &mut S, path: &str) -> usize
 where
-    S: Service<Request<()>>,
+    S: Service<Request<B>>,
     S::Error: std::fmt::Debug,
+    B: Default,
 {
     let mut cx = Context::from_waker(Waker::noop());
-    let req = Request::get(path).body(()).unwrap();
+    let req = Request::get(path).body(B::default()).unwrap();
     let region = Region::new(GLOBAL);
     assert!(service.poll_ready(&mut cx).is_ready());
     let res = complete(service.call(req)).unwrap();
     let stats = region.change();
     drop(res);
     stats.allocations + stats.reallocations
+}
+
+/// The same axum router bare, with each layer, and with a layer that does nothing in its place.
+struct AxumStacks {
+    bare: axum::Router,
+    route_noop: axum::Router,
+    router_noop: axum::Router,
+    require: axum::Router,
+    probe: axum::Router,
+    require_outside: redis_gate::RequireRedis<axum::Router>,
+    probe_outside: redis_gate::ReadinessProbe<axum::Router>,
+}
+
+impl AxumStacks {
+    fn new(redis: &redis_gate::Availability) -> AxumStacks {
+        use tower::layer::util::Identity;
+        // `with_state` prepares the router the way `axum::serve` does.
+        let bare = || {
+            axum::Router::new()
+                .route("/api", axum::routing::get(|| async { "ok" }))
+                .with_state(())
+        };
+        let probe = || ReadinessProbeLayer::new().require(redis.clone());
+        AxumStacks {
+            bare: bare(),
+            route_noop: bare().route_layer(Identity::new()),
+            router_noop: bare().layer(Identity::new()),
+            require: bare().route_layer(RequireRedisLayer::new(redis.clone())),
+            probe: bare().layer(probe()),
+            require_outside: RequireRedisLayer::new(redis.clone()).layer(bare()),
+            probe_outside: probe().layer(bare()),
+        }
+    }
+}
+
+/// Allocations per request of `stack` and of `baseline`, each warmed up first.
+fn compare<A, B>(stack: &mut A, baseline: &mut B) -> (usize, usize)
+where
+    A: Service<Request<axum::body::Body>>,
+    A::Error: std::fmt::Debug,
+    B: Service<Request<axum::body::Body>>,
+    B::Error: std::fmt::Debug,
+{
+    allocations_per_request(stack, "/api");
+    allocations_per_request(baseline, "/api");
+    (
+        allocations_per_request(stack, "/api"),
+        allocations_per_request(baseline, "/api"),
+    )
 }
 
 fn main() {
@@ -129,6 +181,36 @@ fn main() {
         n <= 5,
         format!("{n} allocations"),
     );
+
+    // Inside axum: a layer's pass path adds nothing to what axum charges for any layer in the
+    // same place. The layers answer with axum's own `Body`, so axum has nothing to re-box.
+    reporter.set_status(Status::Connected);
+    let mut axum = AxumStacks::new(&redis);
+    let pairs = [
+        (
+            "RequireRedis as an axum route layer",
+            compare(&mut axum.require, &mut axum.route_noop),
+        ),
+        (
+            "ReadinessProbe as an axum router layer",
+            compare(&mut axum.probe, &mut axum.router_noop),
+        ),
+        (
+            "RequireRedis around an axum router",
+            compare(&mut axum.require_outside, &mut axum.bare),
+        ),
+        (
+            "ReadinessProbe around an axum router",
+            compare(&mut axum.probe_outside, &mut axum.bare),
+        ),
+    ];
+    for (name, (n, base)) in pairs {
+        verdict(
+            name,
+            n == base,
+            format!("{n} allocations, {base} without the layer"),
+        );
+    }
 
     println!("{passed} passed, {failed} failed");
     if failed > 0 {

@@ -2,11 +2,12 @@
 //!
 //! Each benchmark sends [`REQUESTS`] requests through one stack with `oneshot` (the stack is
 //! built, warmed up and its requests built in the setup, which is not measured); divide the
-//! instruction count by [`REQUESTS`] for a request's cost. The `identity_*` stacks carry a layer
-//! that does nothing, in the place of `RequireRedis` (route layer) or of `CheckRedis` and the
-//! probe (router layer): what axum charges for any layer there; `all_outside_router` wraps the
-//! probe and `CheckRedis` around the finished router instead; the `tower_*` stacks have no axum
-//! at all (a plain `service_fn`). Needs valgrind and the runner:
+//! instruction count by [`REQUESTS`] for a request's cost. `require`, `check` and `probe` wrap one
+//! layer around the finished router, `all_three` all three (variant 2 of the harness); the
+//! `*_route_layer` and `*_router_layer` stacks add them with axum's `route_layer` and `layer`
+//! instead, and the `identity_*` stacks add a layer that does nothing there: what axum charges
+//! for any layer in that place. The `tower_*` stacks have no axum at all (a plain `service_fn`).
+//! Needs valgrind and the runner:
 //!
 //! ```text
 //! cargo install gungraun-runner --version 0.20.0
@@ -39,10 +40,16 @@ fn prepare(stack: Stack) -> Prepared {
 #[bench::check(args = (Stack::Check), setup = prepare)]
 #[bench::probe(args = (Stack::Probe), setup = prepare)]
 #[bench::all_three(args = (Stack::All), setup = prepare)]
+#[bench::all_per_route(args = (Stack::AllPerRoute), setup = prepare)]
+#[bench::all_router_layers(args = (Stack::AllRouterLayers), setup = prepare)]
+#[bench::require_route_layer(args = (Stack::RequireRouteLayer), setup = prepare)]
+#[bench::require_handler_layer(args = (Stack::RequireHandler), setup = prepare)]
+#[bench::require_route_service(args = (Stack::RequireRouteService), setup = prepare)]
+#[bench::check_router_layer(args = (Stack::CheckRouterLayer), setup = prepare)]
+#[bench::probe_router_layer(args = (Stack::ProbeRouterLayer), setup = prepare)]
 #[bench::identity_route_layer(args = (Stack::IdentityRoute), setup = prepare)]
 #[bench::identity_layer(args = (Stack::IdentityLayer), setup = prepare)]
 #[bench::atomic_from_fn(args = (Stack::AtomicFromFn), setup = prepare)]
-#[bench::all_outside_router(args = (Stack::AllOutside), setup = prepare)]
 #[bench::tower_bare(args = (Stack::TowerBare), setup = prepare)]
 #[bench::tower_require(args = (Stack::TowerRequire), setup = prepare)]
 #[bench::tower_check(args = (Stack::TowerCheck), setup = prepare)]

@@ -18,7 +18,7 @@ use axum::{Extension, Router};
 use redis_gate::deadpool_redis::redis;
 use redis_gate::{
     Availability, CheckRedis, CheckRedisLayer, ReadinessProbe, ReadinessProbeLayer, Reading,
-    RedisPool, RequireRedisLayer,
+    RedisPool, RequireRedis, RequireRedisLayer,
 };
 use tower::ServiceBuilder;
 
@@ -39,24 +39,26 @@ pub fn bare() -> Router {
     Router::new().route(PATH, get(hello)).with_state(())
 }
 
-/// Variant 2: the handler behind all three redis-gate layers, ordered as the README says
-/// (`RequireRedis` on the route, `CheckRedis` around the router, the probe outermost).
-pub fn gated(redis: Availability) -> Router {
-    Router::new()
-        .route(PATH, get(hello))
-        .route_layer(RequireRedisLayer::new(redis.clone()))
-        .layer(CheckRedisLayer::new(redis.clone()))
-        .layer(ReadinessProbeLayer::new().require(redis))
-        .with_state(())
+/// Variant 2, the gated service: the three layers wrapped around the finished router with
+/// `ServiceBuilder` (the probe outermost, so it answers before the gate), as the README shows
+/// for a service whose routes all need Redis.
+pub type Gated = ReadinessProbe<RequireRedis<CheckRedis<Router>>>;
+
+/// Variant 2: the handler behind all three redis-gate layers, see [`Gated`].
+pub fn gated(redis: Availability) -> Gated {
+    ServiceBuilder::new()
+        .layer(ReadinessProbeLayer::new().require(redis.clone()))
+        .layer(RequireRedisLayer::new(redis.clone()))
+        .layer(CheckRedisLayer::new(redis))
+        .service(bare())
 }
 
-/// The layers of [`gated`] with the probe and `CheckRedis` around the finished router.
-pub type GatedOutside = ReadinessProbe<CheckRedis<Router>>;
+/// The probe and `CheckRedis` around the router, `RequireRedis` on the route only.
+pub type PerRoute = ReadinessProbe<CheckRedis<Router>>;
 
-/// Variant 2 laid out differently: `RequireRedis` on the route as in [`gated`], but the probe
-/// and `CheckRedis` wrapped around the finished router with `ServiceBuilder` instead of
-/// `Router::layer`, so axum does not re-box every route for them.
-pub fn gated_outside(redis: Availability) -> GatedOutside {
+/// Variant 2b, the README's per-route layout: `RequireRedis` as a route layer (axum wraps the
+/// route in another boxed service for it), the probe and `CheckRedis` around the router.
+pub fn gated_per_route(redis: Availability) -> PerRoute {
     let router = Router::new()
         .route(PATH, get(hello))
         .route_layer(RequireRedisLayer::new(redis.clone()))
@@ -65,6 +67,17 @@ pub fn gated_outside(redis: Availability) -> GatedOutside {
         .layer(ReadinessProbeLayer::new().require(redis.clone()))
         .layer(CheckRedisLayer::new(redis))
         .service(router)
+}
+
+/// All three layers added with axum's own `route_layer` and `layer`: what axum charges for
+/// its layering, measured in instructions only.
+pub fn router_layers(redis: Availability) -> Router {
+    Router::new()
+        .route(PATH, get(hello))
+        .route_layer(RequireRedisLayer::new(redis.clone()))
+        .layer(CheckRedisLayer::new(redis.clone()))
+        .layer(ReadinessProbeLayer::new().require(redis))
+        .with_state(())
 }
 
 /// Variant 3, the gate people write by hand: take a connection from the pool and `PING` on

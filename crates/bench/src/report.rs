@@ -225,7 +225,7 @@ impl Report<'_> {
         ];
         let extras: Vec<(String, String)> = {
             let mut extras = Vec::new();
-            for key in ["bare", "gated", "naive", "atomic", "outside"] {
+            for key in ["bare", "gated", "per_route", "naive", "atomic"] {
                 let rps = Spread::of(&up.rps(key));
                 extras.push((format!("{key}_rps"), value(rps.median, 0)));
                 extras.push((
@@ -242,11 +242,11 @@ impl Report<'_> {
                 ));
             }
             extras.push((
-                "gate_outside_rps_ratio".to_owned(),
-                value(up.paired_rps_ratio("outside", "bare").median, 3),
+                "gate_per_route_rps_ratio".to_owned(),
+                value(up.paired_rps_ratio("per_route", "bare").median, 3),
             ));
             for (name, a, b) in [
-                ("gate_outside_cpu_ratio", "outside", "bare"),
+                ("gate_per_route_cpu_ratio", "per_route", "bare"),
                 ("gate_cpu_ratio", "gated", "bare"),
                 ("naive_ping_cpu_ratio", "gated", "naive"),
                 ("atomic_bool_cpu_ratio", "gated", "atomic"),
@@ -301,18 +301,42 @@ impl Report<'_> {
                 value(self.instr_overhead(Stack::All), 1),
             ));
             for (name, stack) in [
-                ("require_instr_over_identity", Stack::Require),
-                ("probe_pass_instr_over_identity", Stack::Probe),
-                ("check_instr_over_identity", Stack::Check),
+                (
+                    "require_route_layer_instr_over_identity",
+                    Stack::RequireRouteLayer,
+                ),
+                (
+                    "probe_router_layer_instr_over_identity",
+                    Stack::ProbeRouterLayer,
+                ),
+                (
+                    "check_router_layer_instr_over_identity",
+                    Stack::CheckRouterLayer,
+                ),
                 ("atomic_from_fn_instr_over_identity", Stack::AtomicFromFn),
             ] {
                 extras.push((name.to_owned(), value(self.instr_own_cost(stack), 1)));
             }
             for (name, stack) in [
+                (
+                    "require_route_layer_instr_overhead",
+                    Stack::RequireRouteLayer,
+                ),
+                (
+                    "require_handler_layer_instr_overhead",
+                    Stack::RequireHandler,
+                ),
+                (
+                    "require_route_service_instr_overhead",
+                    Stack::RequireRouteService,
+                ),
+                ("probe_router_layer_instr_overhead", Stack::ProbeRouterLayer),
+                ("check_router_layer_instr_overhead", Stack::CheckRouterLayer),
+                ("all_per_route_instr_overhead", Stack::AllPerRoute),
+                ("all_router_layers_instr_overhead", Stack::AllRouterLayers),
                 ("axum_route_layer_instr_overhead", Stack::IdentityRoute),
                 ("axum_layer_instr_overhead", Stack::IdentityLayer),
                 ("atomic_from_fn_instr_overhead", Stack::AtomicFromFn),
-                ("all_outside_router_instr_overhead", Stack::AllOutside),
             ] {
                 extras.push((name.to_owned(), value(self.instr_overhead(stack), 1)));
             }
@@ -381,7 +405,7 @@ impl Report<'_> {
         vec![
             bar(up, "bare", "1 bare axum", false),
             bar(up, "gated", "2 three layers", false),
-            bar(up, "outside", "2b, two outside router", false),
+            bar(up, "per_route", "2b RequireRedis per route", false),
             bar(up, "naive", "3 PING per request", false),
             bar(up, "atomic", "4 AtomicBool", false),
             bar(down, "gated", "2, Redis down (503)", true),
@@ -436,7 +460,7 @@ impl Report<'_> {
         let up = &self.throughput.up;
         let _ = writeln!(out, "## Redis up\n");
         table_header(&mut out);
-        for key in ["bare", "gated", "outside", "naive", "atomic"] {
+        for key in ["bare", "gated", "per_route", "naive", "atomic"] {
             table_row(&mut out, up, key);
         }
         let _ = writeln!(
@@ -447,7 +471,7 @@ impl Report<'_> {
             ("gate_rps_ratio (2 ÷ 1)", "gated", "bare"),
             ("naive_ping_rps_ratio (2 ÷ 3)", "gated", "naive"),
             ("atomic_bool_rps_ratio (2 ÷ 4)", "gated", "atomic"),
-            ("gate_outside_rps_ratio (2b ÷ 1)", "outside", "bare"),
+            ("gate_per_route_rps_ratio (2b ÷ 1)", "per_route", "bare"),
         ] {
             let r = up.paired_rps_ratio(a, b);
             let c = up.paired_cpu_ratio(a, b);

@@ -6,11 +6,16 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use hyper::body::Incoming;
 use redis_gate::{Availability, RedisConfig, RedisMonitor, Snapshot};
 use redis_gate_testkit::http::TestServer;
 use redis_gate_testkit::redis::RedisServer;
 use tokio::runtime::Runtime;
+use tower::Service;
 
 use crate::pin::{self, Pinning};
 
@@ -106,9 +111,17 @@ impl Rig {
         self.on_client(async { thread_cpu() })
     }
 
-    /// Serves `router` over HTTP/1.1 on a loopback port, on the server runtime.
-    pub fn serve(&self, router: Router) -> TestServer {
-        self.on_server(TestServer::spawn(router))
+    /// Serves `service` (a router, or layers around one) over HTTP/1.1 on a loopback port, on
+    /// the server runtime.
+    pub fn serve<S>(&self, service: S) -> TestServer
+    where
+        S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.on_server(TestServer::spawn(service))
     }
 
     /// Starts a `redis-server` on a free port, pinned next to the server.

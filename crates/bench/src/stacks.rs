@@ -14,11 +14,12 @@ use std::task::{Context, Poll, Waker};
 
 use axum::Router;
 use axum::body::Body;
+use axum::handler::Handler;
 use axum::http::{Request, Response, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, get_service};
 use redis_gate::{
-    AvailabilityReporter, CheckRedis, CheckRedisLayer, ReadinessProbe, ReadinessProbeLayer,
-    RequireRedis, RequireRedisLayer, Status,
+    Availability, AvailabilityReporter, CheckRedis, CheckRedisLayer, ReadinessProbe,
+    ReadinessProbeLayer, RequireRedis, RequireRedisLayer, Status,
 };
 use tower::layer::util::Identity;
 use tower::util::ServiceFn;
@@ -35,27 +36,37 @@ pub const WARMUP_REQUESTS: usize = 16;
 pub enum Stack {
     /// `Router::new().route("/api", get(hello))`.
     Bare,
-    /// The bare router with `RequireRedisLayer` as a route layer.
+    /// `RequireRedis` wrapped around the bare router.
     Require,
-    /// The bare router inside `CheckRedisLayer`.
+    /// `CheckRedis` wrapped around the bare router.
     Check,
-    /// The bare router inside `ReadinessProbeLayer` (requests to `/api` take its pass path).
+    /// `ReadinessProbe` wrapped around the bare router (requests to `/api` take its pass path).
     Probe,
-    /// All three, as [`apps::gated`] builds them.
+    /// All three around the router, as [`apps::gated`] builds them (variant 2).
     All,
+    /// The README's per-route layout, [`apps::gated_per_route`] (variant 2b).
+    AllPerRoute,
+    /// All three added with axum's `route_layer` and `layer`, [`apps::router_layers`].
+    AllRouterLayers,
+    /// `RequireRedis` as an axum route layer.
+    RequireRouteLayer,
+    /// `RequireRedis` on the handler alone (`get(hello.layer(..))`, axum's `Handler::layer`).
+    RequireHandler,
+    /// `RequireRedis` around the handler turned into a service, routed with `get_service`.
+    RequireRouteService,
+    /// `CheckRedis` as an axum router layer.
+    CheckRouterLayer,
+    /// `ReadinessProbe` as an axum router layer.
+    ProbeRouterLayer,
     /// The bare router with a layer that does nothing (`tower::layer::util::Identity`) as a
-    /// route layer: what axum charges for any route layer, the reference for `Require`.
+    /// route layer: what axum charges for any route layer.
     IdentityRoute,
-    /// The bare router inside a layer that does nothing: what axum charges for any router
-    /// layer, the reference for `Check` and `Probe`.
+    /// The bare router with a layer that does nothing as a router layer: what axum charges for
+    /// any router layer.
     IdentityLayer,
     /// The hand-written gate of [`apps::atomic_bool`]: an axum `from_fn` middleware reading an
-    /// `Arc<AtomicBool>`.
+    /// `Arc<AtomicBool>`, as a route layer.
     AtomicFromFn,
-    /// All three, with `RequireRedis` as a route layer but the probe and `CheckRedis` wrapped
-    /// around the finished router with `ServiceBuilder` instead of `Router::layer`: no axum
-    /// layering for those two.
-    AllOutside,
     /// No axum: a plain `service_fn` answering an empty `200`.
     TowerBare,
     /// `RequireRedis` over [`Stack::TowerBare`].
@@ -68,16 +79,22 @@ pub enum Stack {
 
 impl Stack {
     /// Every stack, bare first.
-    pub const EVERY: [Stack; 13] = [
+    pub const EVERY: [Stack; 19] = [
         Stack::Bare,
         Stack::Require,
         Stack::Check,
         Stack::Probe,
         Stack::All,
+        Stack::AllPerRoute,
+        Stack::AllRouterLayers,
+        Stack::RequireRouteLayer,
+        Stack::RequireHandler,
+        Stack::RequireRouteService,
+        Stack::CheckRouterLayer,
+        Stack::ProbeRouterLayer,
         Stack::IdentityRoute,
         Stack::IdentityLayer,
         Stack::AtomicFromFn,
-        Stack::AllOutside,
         Stack::TowerBare,
         Stack::TowerRequire,
         Stack::TowerCheck,
@@ -93,14 +110,16 @@ impl Stack {
         Stack::All,
     ];
 
-    /// The layer that does nothing in the same position as this stack's layer: what axum itself
-    /// charges for the layering. `None` for the bare router and the combinations.
+    /// What to subtract from this stack to get the layer's own share: the same place without
+    /// the layer (the bare router, or a layer that does nothing where axum adds its own
+    /// layering). `None` for the bare stacks and the references themselves.
     pub fn reference(self) -> Option<Stack> {
         match self {
-            Stack::Require | Stack::AtomicFromFn => Some(Stack::IdentityRoute),
-            Stack::Check | Stack::Probe => Some(Stack::IdentityLayer),
+            Stack::RequireRouteLayer | Stack::AtomicFromFn => Some(Stack::IdentityRoute),
+            Stack::CheckRouterLayer | Stack::ProbeRouterLayer => Some(Stack::IdentityLayer),
             Stack::TowerRequire | Stack::TowerCheck | Stack::TowerProbe => Some(Stack::TowerBare),
-            _ => None,
+            Stack::Bare | Stack::TowerBare | Stack::IdentityRoute | Stack::IdentityLayer => None,
+            _ => Some(Stack::Bare),
         }
     }
 
@@ -112,10 +131,16 @@ impl Stack {
             Stack::Check => "check",
             Stack::Probe => "probe",
             Stack::All => "all",
+            Stack::AllPerRoute => "all_per_route",
+            Stack::AllRouterLayers => "all_router_layers",
+            Stack::RequireRouteLayer => "require_route_layer",
+            Stack::RequireHandler => "require_handler_layer",
+            Stack::RequireRouteService => "require_route_service",
+            Stack::CheckRouterLayer => "check_router_layer",
+            Stack::ProbeRouterLayer => "probe_router_layer",
             Stack::IdentityRoute => "identity_route_layer",
             Stack::IdentityLayer => "identity_layer",
             Stack::AtomicFromFn => "atomic_from_fn",
-            Stack::AllOutside => "all_outside_router",
             Stack::TowerBare => "tower_bare",
             Stack::TowerRequire => "tower_require",
             Stack::TowerCheck => "tower_check",
@@ -130,43 +155,55 @@ impl Stack {
 
     /// The stack as a service, gated on `reporter`'s handle.
     pub fn service(self, reporter: &AvailabilityReporter) -> StackService {
+        let redis = reporter.availability();
         match self {
-            Stack::AllOutside => {
-                StackService::Outside(apps::gated_outside(reporter.availability()))
+            Stack::Require => {
+                StackService::Require(RequireRedisLayer::new(redis).layer(apps::bare()))
             }
+            Stack::Check => StackService::Check(CheckRedisLayer::new(redis).layer(apps::bare())),
+            Stack::Probe => StackService::Probe(
+                ReadinessProbeLayer::new()
+                    .require(redis)
+                    .layer(apps::bare()),
+            ),
+            Stack::All => StackService::All(apps::gated(redis)),
+            Stack::AllPerRoute => StackService::PerRoute(apps::gated_per_route(redis)),
             Stack::TowerBare => StackService::TowerBare(tower_bare()),
-            Stack::TowerRequire => StackService::TowerRequire(
-                RequireRedisLayer::new(reporter.availability()).layer(tower_bare()),
-            ),
-            Stack::TowerCheck => StackService::TowerCheck(
-                CheckRedisLayer::new(reporter.availability()).layer(tower_bare()),
-            ),
+            Stack::TowerRequire => {
+                StackService::TowerRequire(RequireRedisLayer::new(redis).layer(tower_bare()))
+            }
+            Stack::TowerCheck => {
+                StackService::TowerCheck(CheckRedisLayer::new(redis).layer(tower_bare()))
+            }
             Stack::TowerProbe => StackService::TowerProbe(
                 ReadinessProbeLayer::new()
-                    .require(reporter.availability())
+                    .require(redis)
                     .layer(tower_bare()),
             ),
-            stack => StackService::Router(stack.router(reporter)),
+            stack => StackService::Router(stack.router(redis)),
         }
     }
 
-    /// The router, gated on `reporter`'s handle, after `with_state(())` as `axum::serve`
-    /// prepares it (see [`apps`]). [`Stack::AllOutside`] gives its inner router only, and the
-    /// `Tower*` stacks, which have none, the bare router.
-    pub fn router(self, reporter: &AvailabilityReporter) -> Router {
-        let redis = reporter.availability();
+    /// The stacks that are a single router, gated on `redis`, after `with_state(())` as
+    /// `axum::serve` prepares it (see [`apps`]). The others give the bare router.
+    fn router(self, redis: Availability) -> Router {
         let bare = Router::new().route(PATH, get(apps::hello));
         let router = match self {
-            Stack::Bare => bare,
-            Stack::Require => bare.route_layer(RequireRedisLayer::new(redis)),
-            Stack::Check => bare.layer(CheckRedisLayer::new(redis)),
-            Stack::Probe => bare.layer(ReadinessProbeLayer::new().require(redis)),
-            Stack::All => return apps::gated(redis),
+            Stack::AllRouterLayers => return apps::router_layers(redis),
+            Stack::AtomicFromFn => return apps::atomic_bool(Arc::new(AtomicBool::new(true))),
+            Stack::RequireRouteLayer => bare.route_layer(RequireRedisLayer::new(redis)),
+            Stack::RequireHandler => {
+                Router::new().route(PATH, get(apps::hello.layer(RequireRedisLayer::new(redis))))
+            }
+            Stack::RequireRouteService => {
+                let gated = RequireRedisLayer::new(redis).layer(apps::hello.with_state(()));
+                Router::new().route(PATH, get_service(gated))
+            }
+            Stack::CheckRouterLayer => bare.layer(CheckRedisLayer::new(redis)),
+            Stack::ProbeRouterLayer => bare.layer(ReadinessProbeLayer::new().require(redis)),
             Stack::IdentityRoute => bare.route_layer(Identity::new()),
             Stack::IdentityLayer => bare.layer(Identity::new()),
-            Stack::AtomicFromFn => return apps::atomic_bool(Arc::new(AtomicBool::new(true))),
-            Stack::AllOutside => bare.route_layer(RequireRedisLayer::new(redis)),
-            Stack::TowerBare | Stack::TowerRequire | Stack::TowerCheck | Stack::TowerProbe => bare,
+            _ => bare,
         };
         router.with_state(())
     }
@@ -177,8 +214,16 @@ impl Stack {
 pub enum StackService {
     /// A router, all its layers inside.
     Router(Router),
-    /// [`Stack::AllOutside`].
-    Outside(apps::GatedOutside),
+    /// [`Stack::Require`].
+    Require(RequireRedis<Router>),
+    /// [`Stack::Check`].
+    Check(CheckRedis<Router>),
+    /// [`Stack::Probe`].
+    Probe(ReadinessProbe<Router>),
+    /// [`Stack::All`].
+    All(apps::Gated),
+    /// [`Stack::AllPerRoute`].
+    PerRoute(apps::PerRoute),
     /// [`Stack::TowerBare`].
     TowerBare(TowerFn),
     /// [`Stack::TowerRequire`].
@@ -202,8 +247,12 @@ fn tower_bare() -> TowerFn {
 impl StackService {
     fn measure(&self, requests: Vec<Request<Body>>) -> usize {
         match self {
-            StackService::Router(router) => measure_region(router, requests),
-            StackService::Outside(service) => measure_region(service, requests),
+            StackService::Router(service) => measure_region(service, requests),
+            StackService::Require(service) => measure_region(service, requests),
+            StackService::Check(service) => measure_region(service, requests),
+            StackService::Probe(service) => measure_region(service, requests),
+            StackService::All(service) => measure_region(service, requests),
+            StackService::PerRoute(service) => measure_region(service, requests),
             StackService::TowerBare(service) => measure_region(service, requests),
             StackService::TowerRequire(service) => measure_region(service, requests),
             StackService::TowerCheck(service) => measure_region(service, requests),

@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use redis_gate_bench::apps;
 
-use redis_gate_testkit::http::TestServer;
-
 use crate::Plan;
 use crate::load::{self, Run, Spec};
 use crate::rig::{Rig, restart_timed};
@@ -163,7 +161,7 @@ pub fn run(rig: &Rig, plan: &Plan) -> Throughput {
 
     let bare = rig.serve(apps::bare());
     let gated = rig.serve(apps::gated(availability.clone()));
-    let outside = rig.on_server(TestServer::spawn(apps::gated_outside(availability.clone())));
+    let per_route = rig.serve(apps::gated_per_route(availability.clone()));
     let naive = rig.serve(apps::naive_ping(monitor.pool().clone()));
     let atomic = rig.serve(apps::atomic_bool(flag));
     let static_503 = rig.serve(apps::static_503());
@@ -171,10 +169,10 @@ pub fn run(rig: &Rig, plan: &Plan) -> Throughput {
     let variant = |key, label, addr| Variant { key, label, addr };
     let v_bare = variant("bare", "1 bare axum", bare.addr());
     let v_gated = variant("gated", "2 three layers", gated.addr());
-    let v_outside = variant(
-        "outside",
-        "2b three layers, two outside the router",
-        outside.addr(),
+    let v_per_route = variant(
+        "per_route",
+        "2b three layers, RequireRedis per route",
+        per_route.addr(),
     );
     let v_naive = variant("naive", "3 PING per request", naive.addr());
     let v_atomic = variant("atomic", "4 AtomicBool from_fn", atomic.addr());
@@ -196,7 +194,7 @@ pub fn run(rig: &Rig, plan: &Plan) -> Throughput {
     eprintln!("throughput: Redis up, {} rounds", plan.rounds);
     let up = alternate(
         rig,
-        &[v_naive, v_outside, v_bare, v_gated, v_atomic],
+        &[v_naive, v_per_route, v_bare, v_gated, v_atomic],
         plan.rounds,
         spec(plan.warmup, plan.measure, Duration::from_secs(5)),
     );

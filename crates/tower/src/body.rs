@@ -7,9 +7,103 @@ use http::{Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+/// A response body type the layers can write their own answers in: a `503`, a probe's JSON.
+///
+/// [`RequireRedis`](crate::RequireRedis) and [`ReadinessProbe`](crate::ReadinessProbe) answer
+/// with the inner service's own body type, so a request they let through comes back exactly as
+/// the inner service built it, with nothing wrapped or boxed on the way. When they answer
+/// themselves they need to make that type from a few bytes, which is what this trait does.
+///
+/// Implemented for [`http_body_util::Full<Bytes>`], [`BoxBody`](http_body_util::combinators::BoxBody)
+/// and [`UnsyncBoxBody`](http_body_util::combinators::UnsyncBoxBody), axum's `Body` (feature
+/// `axum`), tonic's `Body` (feature `tonic`), and [`GateBody`]. For any other body type, map the
+/// inner service's responses into a [`GateBody`]:
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Empty;
+/// use redis_gate_core::AvailabilityReporter;
+/// use redis_gate_tower::{GateBody, RequireRedisLayer};
+/// use tower::{ServiceBuilder, service_fn};
+///
+/// let reporter = AvailabilityReporter::default();
+/// let service = ServiceBuilder::new()
+///     .layer(RequireRedisLayer::new(reporter.availability()))
+///     // `Empty` cannot hold the 503's body; `GateBody` can.
+///     .map_response(|res: Response<Empty<Bytes>>| res.map(GateBody::new))
+///     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
+///         Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+///     }));
+/// # drop(service);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the redis-gate layers cannot write their own answers into a `{Self}`",
+    note = "map the inner service's responses into `redis_gate_tower::GateBody` (see `BodyFromBytes`), or turn on the `axum` or `tonic` feature for their body types"
+)]
+pub trait BodyFromBytes: Sized {
+    /// A body that yields `bytes` (no data frame at all when `bytes` is empty).
+    fn from_bytes(bytes: Bytes) -> Self;
+}
+
+impl BodyFromBytes for http_body_util::Full<Bytes> {
+    fn from_bytes(bytes: Bytes) -> Self {
+        http_body_util::Full::new(bytes)
+    }
+}
+
+impl<E: 'static> BodyFromBytes for http_body_util::combinators::BoxBody<Bytes, E> {
+    fn from_bytes(bytes: Bytes) -> Self {
+        use http_body_util::BodyExt;
+        http_body_util::Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed()
+    }
+}
+
+impl<E: 'static> BodyFromBytes for http_body_util::combinators::UnsyncBoxBody<Bytes, E> {
+    fn from_bytes(bytes: Bytes) -> Self {
+        use http_body_util::BodyExt;
+        http_body_util::Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    }
+}
+
+#[cfg(feature = "axum")]
+impl BodyFromBytes for axum_core::body::Body {
+    fn from_bytes(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            axum_core::body::Body::empty()
+        } else {
+            axum_core::body::Body::from(bytes)
+        }
+    }
+}
+
+#[cfg(feature = "tonic")]
+impl BodyFromBytes for tonic::body::Body {
+    fn from_bytes(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            tonic::body::Body::empty()
+        } else {
+            tonic::body::Body::new(http_body_util::Full::new(bytes))
+        }
+    }
+}
+
+impl<B> BodyFromBytes for GateBody<B> {
+    fn from_bytes(bytes: Bytes) -> Self {
+        GateBody::full(bytes)
+    }
+}
+
 pin_project! {
-    /// The response body of the redis-gate layers: the inner service's body when the request went
-    /// through, or the few bytes the layer wrote when it answered itself.
+    /// A body that is either another body or a few bytes: the adapter that lets the layers
+    /// answer for an inner service whose body type cannot be made from bytes (see
+    /// [`BodyFromBytes`]).
     ///
     /// It keeps the inner body's error type, so an `Infallible` stack stays `Infallible`.
     pub struct GateBody<B> {
@@ -27,13 +121,14 @@ pin_project! {
 }
 
 impl<B> GateBody<B> {
-    pub(crate) fn inner(body: B) -> GateBody<B> {
+    /// Wraps the inner service's body.
+    pub fn new(body: B) -> GateBody<B> {
         GateBody {
             kind: Kind::Inner { body },
         }
     }
 
-    pub(crate) fn full(bytes: Bytes) -> GateBody<B> {
+    fn full(bytes: Bytes) -> GateBody<B> {
         let bytes = (!bytes.is_empty()).then_some(bytes);
         GateBody {
             kind: Kind::Full { bytes },
@@ -90,8 +185,8 @@ pub(crate) fn no_store() -> HeaderValue {
 
 /// A JSON response written by a layer: the status, `Content-Type: application/json` and
 /// `Cache-Control: no-store`.
-pub(crate) fn json_response<B>(status: StatusCode, json: Bytes) -> Response<GateBody<B>> {
-    let mut res = Response::new(GateBody::full(json));
+pub(crate) fn json_response<B: BodyFromBytes>(status: StatusCode, json: Bytes) -> Response<B> {
+    let mut res = Response::new(B::from_bytes(json));
     *res.status_mut() = status;
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -102,4 +197,51 @@ pub(crate) fn json_response<B>(status: StatusCode, json: Bytes) -> Response<Gate
 /// `value` as a JSON string literal, quotes included.
 pub(crate) fn json_string(value: &str) -> String {
     serde_json::Value::from(value).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use http_body_util::combinators::{BoxBody, UnsyncBoxBody};
+
+    use super::*;
+
+    /// The bytes `B::from_bytes` yields, and whether an empty one ends at once.
+    async fn round_trip<B>() -> (Bytes, bool)
+    where
+        B: BodyFromBytes + Body<Data = Bytes>,
+        B::Error: std::fmt::Debug,
+    {
+        let full = B::from_bytes(Bytes::from_static(b"{\"status\":\"UP\"}"));
+        let bytes = full.collect().await.unwrap().to_bytes();
+        let empty = B::from_bytes(Bytes::new());
+        (bytes, empty.is_end_stream())
+    }
+
+    #[tokio::test]
+    async fn every_body_type_carries_the_bytes_and_ends_when_empty() {
+        let expected = (Bytes::from_static(b"{\"status\":\"UP\"}"), true);
+        assert_eq!(round_trip::<http_body_util::Full<Bytes>>().await, expected);
+        assert_eq!(
+            round_trip::<BoxBody<Bytes, std::io::Error>>().await,
+            expected
+        );
+        assert_eq!(round_trip::<UnsyncBoxBody<Bytes, String>>().await, expected);
+        assert_eq!(
+            round_trip::<GateBody<http_body_util::Empty<Bytes>>>().await,
+            expected
+        );
+        #[cfg(feature = "axum")]
+        assert_eq!(round_trip::<axum_core::body::Body>().await, expected);
+        #[cfg(feature = "tonic")]
+        assert_eq!(round_trip::<tonic::body::Body>().await, expected);
+    }
+
+    #[tokio::test]
+    async fn gate_body_passes_the_inner_body_through() {
+        let inner = http_body_util::Full::new(Bytes::from_static(b"inner"));
+        let body = GateBody::new(inner);
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "inner");
+    }
 }

@@ -112,6 +112,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         req.extensions_mut().insert(self.availability.reading());
         self.inner.call(req)

@@ -1,11 +1,9 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project_lite::pin_project;
-
-use crate::GateBody;
 
 pin_project! {
     /// The response future of [`RequireRedis`](crate::RequireRedis) and
@@ -21,7 +19,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
         Inner { #[pin] future: F },
-        Early { response: Option<Response<GateBody<B>>> },
+        Early { response: Option<Response<B>> },
     }
 }
 
@@ -32,7 +30,7 @@ impl<F, B> ResponseFuture<F, B> {
         }
     }
 
-    pub(crate) fn early(response: Response<GateBody<B>>) -> Self {
+    pub(crate) fn early(response: Response<B>) -> Self {
         ResponseFuture {
             kind: Kind::Early {
                 response: Some(response),
@@ -45,14 +43,12 @@ impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<GateBody<B>>, E>;
+    type Output = Result<Response<B>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => {
-                let res = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(res.map(GateBody::inner)))
-            }
+            KindProj::Inner { future } => future.poll(cx),
             KindProj::Early { response } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }

@@ -7,8 +7,9 @@
 //! | [`ReadinessProbeLayer`] | answers `/health`, `/ready`, … and passes the rest | readiness says `NOT_READY` (`503`) |
 //!
 //! All three read one atomic byte per request and never talk to Redis; none logs per request.
-//! They are generic over request and response bodies, keep the inner service's error type, and
-//! work with axum's `Router::layer` and `route_layer`, tonic's `Server::layer`, and hyper.
+//! They are generic over request bodies, keep the inner service's error type and its response
+//! body type (see [`BodyFromBytes`]), and work around an axum `Router` (cheapest), with axum's
+//! `Router::layer` and `route_layer`, tonic's `Server::layer`, and hyper.
 //!
 //! [`RequireRedisLayer`] answers gRPC requests (`content-type: application/grpc…`) the gRPC way:
 //! HTTP `200`, `grpc-status: 14` (UNAVAILABLE), trailers-only. With the `tonic-health` feature,
@@ -30,7 +31,7 @@ pub mod require;
 #[cfg(feature = "tonic-health")]
 pub mod tonic_health;
 
-pub use body::GateBody;
+pub use body::{BodyFromBytes, GateBody};
 pub use check::{CheckRedis, CheckRedisLayer};
 pub use future::ResponseFuture;
 pub use probe::{Drain, ReadinessProbe, ReadinessProbeLayer};

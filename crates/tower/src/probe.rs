@@ -29,7 +29,7 @@
 //!
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
-//! use http_body_util::{BodyExt, Empty};
+//! use http_body_util::{BodyExt, Empty, Full};
 //! use redis_gate_core::{AvailabilityReporter, Status};
 //! use redis_gate_tower::{ReadinessProbeLayer, RequireRedisLayer};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
@@ -43,7 +43,7 @@
 //!     .layer(ReadinessProbeLayer::new().require(redis.clone()))
 //!     .layer(RequireRedisLayer::new(redis))
 //!     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
-//!         Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
 //!     }));
 //!
 //! let get = |path| Request::get(path).body(Empty::new()).unwrap();
@@ -77,7 +77,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::{json_response, json_string, no_store};
-use crate::{GateBody, ResponseFuture};
+use crate::{BodyFromBytes, ResponseFuture};
 
 /// The liveness paths a new [`ReadinessProbeLayer`] answers.
 pub const DEFAULT_LIVENESS_PATHS: [&str; 2] = ["/health", "/health/live"];
@@ -93,7 +93,8 @@ const LIVENESS_BODY: &[u8] = br#"{"status":"UP"}"#;
 /// Layer that applies [`ReadinessProbe`]. See the [module docs](self) for the defaults.
 #[derive(Clone)]
 pub struct ReadinessProbeLayer {
-    probe: Probe,
+    // Shared with every service the layer builds: applying the layer is one reference count.
+    probe: Arc<Probe>,
 }
 
 /// Middleware that answers liveness, readiness and (optionally) details paths from availability
@@ -106,6 +107,9 @@ pub struct ReadinessProbe<S> {
 
 #[derive(Clone)]
 struct Probe {
+    /// Bit `n` is set when some probe path is `n` bytes long (bit 63: 63 or longer), so most
+    /// requests are told apart from every probe path by their length alone.
+    lengths: u64,
     liveness: Vec<Box<str>>,
     readiness: Vec<Box<str>>,
     startup: Vec<Box<str>>,
@@ -153,16 +157,19 @@ enum Endpoint {
 impl ReadinessProbeLayer {
     /// A probe on the default paths, with no checks yet: readiness is `UP` until you add some.
     pub fn new() -> Self {
+        let mut probe = Probe {
+            lengths: 0,
+            liveness: DEFAULT_LIVENESS_PATHS.map(Box::from).into(),
+            readiness: DEFAULT_READINESS_PATHS.map(Box::from).into(),
+            startup: DEFAULT_STARTUP_PATHS.map(Box::from).into(),
+            details: None,
+            details_authorization: None,
+            checks: Vec::new(),
+            drain: Drain::default(),
+        };
+        probe.update_lengths();
         ReadinessProbeLayer {
-            probe: Probe {
-                liveness: DEFAULT_LIVENESS_PATHS.map(Box::from).into(),
-                readiness: DEFAULT_READINESS_PATHS.map(Box::from).into(),
-                startup: DEFAULT_STARTUP_PATHS.map(Box::from).into(),
-                details: None,
-                details_authorization: None,
-                checks: Vec::new(),
-                drain: Drain::default(),
-            },
+            probe: Arc::new(probe),
         }
     }
 
@@ -184,7 +191,9 @@ impl ReadinessProbeLayer {
         I: IntoIterator<Item = P>,
         P: AsRef<str>,
     {
-        self.probe.liveness = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        let probe = Arc::make_mut(&mut self.probe);
+        probe.liveness = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        probe.update_lengths();
         self
     }
 
@@ -194,7 +203,9 @@ impl ReadinessProbeLayer {
         I: IntoIterator<Item = P>,
         P: AsRef<str>,
     {
-        self.probe.readiness = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        let probe = Arc::make_mut(&mut self.probe);
+        probe.readiness = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        probe.update_lengths();
         self
     }
 
@@ -204,7 +215,9 @@ impl ReadinessProbeLayer {
         I: IntoIterator<Item = P>,
         P: AsRef<str>,
     {
-        self.probe.startup = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        let probe = Arc::make_mut(&mut self.probe);
+        probe.startup = paths.into_iter().map(|p| p.as_ref().into()).collect();
+        probe.update_lengths();
         self
     }
 
@@ -212,7 +225,7 @@ impl ReadinessProbeLayer {
     /// wrong one) the request goes to the inner service as if the endpoint did not exist, which
     /// usually means a plain `404`: not a `401` that would reveal it.
     pub fn details_token(mut self, token: &str) -> Self {
-        self.probe.details_authorization = Some(token.as_bytes().into());
+        Arc::make_mut(&mut self.probe).details_authorization = Some(token.as_bytes().into());
         self
     }
 
@@ -229,13 +242,15 @@ impl ReadinessProbeLayer {
     /// until the next retry. It always answers `200`; readiness is what decides. Expose it only
     /// where operators, not the public, can reach it.
     pub fn details_path(mut self, path: &str) -> Self {
-        self.probe.details = Some(path.into());
+        let probe = Arc::make_mut(&mut self.probe);
+        probe.details = Some(path.into());
+        probe.update_lengths();
         self
     }
 
     fn check(mut self, availability: Availability, required: bool) -> Self {
         let json_name = json_string(&availability.name()).into();
-        self.probe.checks.push(Check {
+        Arc::make_mut(&mut self.probe).checks.push(Check {
             availability,
             required,
             json_name,
@@ -256,7 +271,7 @@ impl<S> Layer<S> for ReadinessProbeLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ReadinessProbe {
             inner,
-            probe: Arc::new(self.probe.clone()),
+            probe: Arc::clone(&self.probe),
         }
     }
 }
@@ -281,8 +296,9 @@ impl<S> ReadinessProbe<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ReadinessProbe<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: BodyFromBytes,
 {
-    type Response = Response<GateBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 
@@ -291,6 +307,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.probe.endpoint(&req) {
             None => ResponseFuture::inner(self.inner.call(req)),
@@ -299,9 +316,26 @@ where
     }
 }
 
+/// The bit of [`Probe::lengths`] for `path`.
+#[inline]
+fn length_bit(path: &str) -> u64 {
+    1 << path.len().min(63)
+}
+
 impl Probe {
+    fn update_lengths(&mut self) {
+        let lists = [&self.liveness, &self.readiness, &self.startup];
+        let listed = lists.into_iter().flatten().map(|path| &**path);
+        let paths = listed.chain(self.details.as_deref());
+        self.lengths = paths.fold(0, |mask, path| mask | length_bit(path));
+    }
+
+    #[inline]
     fn endpoint<B>(&self, req: &Request<B>) -> Option<Endpoint> {
         let path = req.uri().path();
+        if self.lengths & length_bit(path) == 0 {
+            return None;
+        }
         let listed = |paths: &[Box<str>]| paths.iter().any(|p| **p == *path);
         if listed(&self.liveness) {
             Some(Endpoint::Liveness)
@@ -329,9 +363,9 @@ impl Probe {
         scheme.eq_ignore_ascii_case(b"bearer ") && bool::from(token.ct_eq(expected))
     }
 
-    fn answer<B>(&self, endpoint: Endpoint, method: &Method) -> Response<GateBody<B>> {
+    fn answer<B: BodyFromBytes>(&self, endpoint: Endpoint, method: &Method) -> Response<B> {
         if method != Method::GET && method != Method::HEAD {
-            let mut res = Response::new(GateBody::full(Bytes::new()));
+            let mut res = Response::new(B::from_bytes(Bytes::new()));
             *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
             let headers = res.headers_mut();
             headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -481,5 +515,57 @@ impl fmt::Debug for Probe {
             .field("draining", &self.drain.is_draining())
             .field("checks", &checks)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::Full;
+    use redis_gate_core::AvailabilityReporter;
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+
+    async fn status(layer: &ReadinessProbeLayer, path: &str) -> StatusCode {
+        let service = layer.layer(service_fn(|_req: Request<()>| async {
+            let mut res = Response::new(Full::new(Bytes::new()));
+            *res.status_mut() = StatusCode::IM_A_TEAPOT;
+            Ok::<_, std::convert::Infallible>(res)
+        }));
+        let req = Request::get(path).body(()).unwrap();
+        service.oneshot(req).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn paths_of_any_length_match_and_same_length_near_misses_do_not() {
+        let reporter = AvailabilityReporter::default();
+        let long = format!("/{}", "l".repeat(62)); // 63 bytes: the last bit of the mask
+        let longer = format!("/{}", "x".repeat(200)); // shares that bit
+        let layer = ReadinessProbeLayer::new()
+            .require(reporter.availability())
+            .liveness_paths([long.as_str(), longer.as_str(), "/"])
+            .readiness_paths(["/r"])
+            .details_path("/d");
+        for path in [long.as_str(), longer.as_str(), "/"] {
+            assert_eq!(status(&layer, path).await, StatusCode::OK, "{path}");
+        }
+        assert_eq!(status(&layer, "/r").await, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(&layer, "/d").await, StatusCode::OK);
+
+        let near_misses = [
+            format!("/{}", "m".repeat(62)),
+            format!("/{}", "x".repeat(199)),
+            format!("/{}", "x".repeat(201)),
+            "/s".to_owned(),
+            "/health".to_owned(),
+            "/ready".to_owned(),
+        ];
+        for path in &near_misses {
+            assert_eq!(
+                status(&layer, path).await,
+                StatusCode::IM_A_TEAPOT,
+                "{path}"
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
-//! use http_body_util::{BodyExt, Empty};
+//! use http_body_util::{BodyExt, Empty, Full};
 //! use redis_gate_core::{AvailabilityReporter, Status};
 //! use redis_gate_tower::RequireRedisLayer;
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
@@ -16,7 +16,7 @@
 //! let mut service = ServiceBuilder::new()
 //!     .layer(RequireRedisLayer::new(reporter.availability()).error_code("TICKETS_NOT_READY"))
 //!     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
-//!         Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
 //!     }));
 //!
 //! // Redis is still connecting: the handler is not called.
@@ -49,7 +49,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::{json_response, json_string, no_store};
-use crate::{GateBody, ResponseFuture};
+use crate::{BodyFromBytes, ResponseFuture};
 
 /// The error message of the default body.
 pub const DEFAULT_ERROR: &str = "Service Temporarily Unavailable";
@@ -66,7 +66,8 @@ pub const DEFAULT_ERROR_CODE: &str = "REDIS_UNAVAILABLE";
 /// override is in force. The body never carries the handle's last error.
 #[derive(Clone)]
 pub struct RequireRedisLayer {
-    gate: Gate,
+    // Shared with every service the layer builds: applying the layer is one reference count.
+    gate: Arc<Gate>,
 }
 
 /// Middleware that passes requests to the inner service only while Redis is available.
@@ -153,7 +154,7 @@ impl RequireRedisLayer {
         let (first, last) = retry_after.bounds();
         let body = JsonBodies::new(DEFAULT_ERROR, DEFAULT_ERROR_CODE, first, last);
         RequireRedisLayer {
-            gate: Gate {
+            gate: Arc::new(Gate {
                 #[cfg(feature = "metrics")]
                 rejections: metrics::counter!(
                     "redis_gate_rejections_total",
@@ -166,20 +167,20 @@ impl RequireRedisLayer {
                 error: DEFAULT_ERROR.into(),
                 error_code: DEFAULT_ERROR_CODE.into(),
                 body: Body::Json(Arc::new(body)),
-            },
+            }),
         }
     }
 
     /// Sets `errorCode` in the default body, for clients that branch on it.
     pub fn error_code(mut self, code: &str) -> Self {
-        self.gate.error_code = code.into();
+        self.gate_mut().error_code = code.into();
         self.rebuild_body();
         self
     }
 
     /// Sets `error` in the default body.
     pub fn error_message(mut self, message: &str) -> Self {
-        self.gate.error = message.into();
+        self.gate_mut().error = message.into();
         self.rebuild_body();
         self
     }
@@ -189,21 +190,21 @@ impl RequireRedisLayer {
     pub fn retry_after_range(mut self, range: RangeInclusive<u64>) -> Self {
         let min = (*range.start()).max(1);
         let max = (*range.end()).max(min);
-        self.gate.retry_after = RetryAfter::UntilNextRetry { min, max };
+        self.gate_mut().retry_after = RetryAfter::UntilNextRetry { min, max };
         self.rebuild_body();
         self
     }
 
     /// Always answers `Retry-After: seconds` (at least 1).
     pub fn retry_after_fixed(mut self, seconds: u64) -> Self {
-        self.gate.retry_after = RetryAfter::Fixed(seconds.max(1));
+        self.gate_mut().retry_after = RetryAfter::Fixed(seconds.max(1));
         self.rebuild_body();
         self
     }
 
     /// Lets requests for exactly `path` through even while Redis is down.
     pub fn exempt(mut self, path: &str) -> Self {
-        self.gate.exempt.push(Exempt::Exact(path.into()));
+        self.gate_mut().exempt.push(Exempt::Exact(path.into()));
         self
     }
 
@@ -211,7 +212,7 @@ impl RequireRedisLayer {
     /// segments: `/internal` exempts `/internal` and `/internal/jobs`, not `/internals`.
     pub fn exempt_prefix(mut self, prefix: &str) -> Self {
         let prefix = prefix.trim_end_matches('/');
-        self.gate.exempt.push(Exempt::Prefix(prefix.into()));
+        self.gate_mut().exempt.push(Exempt::Prefix(prefix.into()));
         self
     }
 
@@ -236,28 +237,29 @@ impl RequireRedisLayer {
     where
         F: Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
     {
-        self.gate.body = Body::Custom(Arc::new(responder));
+        self.gate_mut().body = Body::Custom(Arc::new(responder));
         self
     }
 
     /// The response this gate gives while Redis is unavailable, built now: for a handler that
     /// finds Redis failing mid-request and should answer exactly as the gate would. If the handle
     /// still says available, the status word is `disconnected`.
-    pub fn unavailable_response<B>(&self) -> Response<GateBody<B>> {
+    pub fn unavailable_response<B: BodyFromBytes>(&self) -> Response<B> {
         self.gate.reject(self.gate.availability.reading(), false)
     }
 
+    fn gate_mut(&mut self) -> &mut Gate {
+        Arc::make_mut(&mut self.gate)
+    }
+
     fn rebuild_body(&mut self) {
-        if let Body::Custom(_) = self.gate.body {
+        let gate = self.gate_mut();
+        if let Body::Custom(_) = gate.body {
             return;
         }
-        let (first, last) = self.gate.retry_after.bounds();
-        self.gate.body = Body::Json(Arc::new(JsonBodies::new(
-            &self.gate.error,
-            &self.gate.error_code,
-            first,
-            last,
-        )));
+        let (first, last) = gate.retry_after.bounds();
+        let bodies = JsonBodies::new(&gate.error, &gate.error_code, first, last);
+        gate.body = Body::Json(Arc::new(bodies));
     }
 }
 
@@ -267,7 +269,7 @@ impl<S> Layer<S> for RequireRedisLayer {
     fn layer(&self, inner: S) -> Self::Service {
         RequireRedis {
             inner,
-            gate: Arc::new(self.gate.clone()),
+            gate: Arc::clone(&self.gate),
         }
     }
 }
@@ -297,8 +299,9 @@ impl<S> RequireRedis<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireRedis<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: BodyFromBytes,
 {
-    type Response = Response<GateBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 
@@ -307,6 +310,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let reading = self.gate.availability.reading();
         if reading.is_available() || self.gate.is_exempt(req.uri().path()) {
@@ -339,7 +343,7 @@ impl Gate {
         }
     }
 
-    fn reject<B>(&self, reading: Reading, grpc: bool) -> Response<GateBody<B>> {
+    fn reject<B: BodyFromBytes>(&self, reading: Reading, grpc: bool) -> Response<B> {
         #[cfg(feature = "metrics")]
         self.rejections.increment(1);
         let retry_after = self.retry_after();
@@ -358,7 +362,7 @@ impl Gate {
                     reading,
                     retry_after,
                 };
-                let mut res = responder(&rejection).map(GateBody::full);
+                let mut res = responder(&rejection).map(B::from_bytes);
                 let headers = res.headers_mut();
                 if !headers.contains_key(RETRY_AFTER) {
                     headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
@@ -381,14 +385,14 @@ fn is_grpc<B>(req: &Request<B>) -> bool {
 
 /// A gRPC client expects gRPC errors, not HTTP ones: HTTP 200 with `grpc-status: 14`
 /// (UNAVAILABLE) in a trailers-only response, and a retry pushback in place of `Retry-After`.
-fn grpc_unavailable<B>(reading: Reading, retry_after: u64) -> Response<GateBody<B>> {
+fn grpc_unavailable<B: BodyFromBytes>(reading: Reading, retry_after: u64) -> Response<B> {
     const MESSAGES: [&str; 4] = [
         "redis unavailable: connecting",
         "redis unavailable: disconnected",
         "redis unavailable: failed",
         "redis unavailable: maintenance",
     ];
-    let mut res = Response::new(GateBody::full(Bytes::new()));
+    let mut res = Response::new(B::from_bytes(Bytes::new()));
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert("grpc-status", HeaderValue::from_static("14"));
@@ -506,20 +510,20 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use http_body::Body as _;
-    use http_body_util::{BodyExt, Empty};
+    use http_body_util::{BodyExt, Full};
     use redis_gate_core::AvailabilityReporter;
     use tower::{ServiceExt, service_fn};
 
     use super::*;
 
-    type Reply = Response<GateBody<Empty<Bytes>>>;
+    type Reply = Response<Full<Bytes>>;
 
     async fn send(layer: &RequireRedisLayer, path: &str) -> (Reply, usize) {
         let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = Arc::clone(&calls);
         let service = layer.layer(service_fn(move |_req: Request<()>| {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new())) }
+            async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new()))) }
         }));
         let req = Request::get(path).body(()).unwrap();
         let res = service.oneshot(req).await.unwrap();
@@ -700,7 +704,7 @@ mod tests {
         let counter = Arc::clone(&calls);
         let service = layer.layer(service_fn(move |_req: Request<()>| {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Ok::<_, std::convert::Infallible>(Response::new(Empty::<Bytes>::new())) }
+            async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new()))) }
         }));
         let req = Request::post("/pkg.Service/Method")
             .header("content-type", "application/grpc+proto")

@@ -5,7 +5,9 @@ use std::future::{Future, Ready, ready};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::Full;
 use redis_gate_core::Availability;
 use redis_gate_tower::{CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer};
 use tower::ServiceBuilder;
@@ -13,10 +15,10 @@ use tower::util::ServiceFn;
 use tower_service::Service;
 
 /// The trivial inner service: `service_fn` over a plain function, answering at once.
-pub type Bare = ServiceFn<fn(Request<()>) -> Ready<Result<Response<()>, Infallible>>>;
+pub type Bare = ServiceFn<fn(Request<()>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>>;
 
-fn handler(_req: Request<()>) -> Ready<Result<Response<()>, Infallible>> {
-    ready(Ok(Response::new(())))
+fn handler(_req: Request<()>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    ready(Ok(Response::new(Full::new(Bytes::new()))))
 }
 
 /// The bare service.
