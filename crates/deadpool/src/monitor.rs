@@ -132,9 +132,10 @@ impl std::fmt::Debug for GatedPool {
 /// It owns a `deadpool_redis::Pool` for the application ([`pool`](Self::pool),
 /// [`connection`](Self::connection)) and checks Redis on a connection of its own, so a pool
 /// exhausted by slow handlers never looks like an outage. It connects at once, `PING`s every
-/// check interval, flips the handle on refused or reset connections immediately and on
-/// timeouts after `fall` in a row, reconnects with capped, jittered backoff, and logs
-/// transitions rather than attempts. Dropping it (or [`shutdown`](Self::shutdown)) stops the
+/// check interval and as soon as its connection closes (RESP3 tells; standalone Redis 6 or
+/// later), flips the handle on refused or reset connections immediately and on timeouts after
+/// `fall` in a row, reconnects with capped, jittered backoff, and logs transitions rather than
+/// attempts. Dropping it (or [`shutdown`](Self::shutdown)) stops the
 /// background task.
 ///
 /// ```no_run
@@ -384,8 +385,18 @@ impl Watcher {
                 Ok(latency) => self.succeeded(latency),
                 Err(err) => self.failed(err),
             };
+            // A probe connection that closes (Redis killed, restarted, a proxy gone) is
+            // checked at once instead of at the next interval.
+            let closed = self.prober.closed();
+            let connection_closed = async {
+                match closed {
+                    Some(closed) => closed.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
+                () = connection_closed => debug!("redis_probe_connection_closed"),
                 _ = stopped.wait_for(|stop| *stop) => break,
             }
         }

@@ -1,15 +1,19 @@
 //! One health check: connect if needed, `PING`, and say in plain words what went wrong.
 
+use std::convert::Infallible;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult, ServerErrorKind,
-    TlsCertificates, TlsMode, Value,
+    self, AsyncConnectionConfig, Client, ErrorKind, IntoConnectionInfo, ProtocolVersion, PushInfo,
+    PushKind, RedisError, RedisResult, ServerErrorKind, TlsCertificates, TlsMode, Value,
 };
 use redis_gate_core::sanitize_error;
+use tokio::sync::Notify;
+use tracing::debug;
 
 use crate::{RedisConfig, Topology};
 
@@ -145,7 +149,12 @@ impl std::error::Error for ProbeError {}
 /// Where the prober connects: one server, the master sentinel names, or the first cluster seed
 /// that answers.
 enum Endpoint {
-    Single(Box<Client>),
+    /// One server. `resp3` speaks RESP3, in which the client reports a closed connection at
+    /// once; it is dropped for good if the server does not know `HELLO` (Redis before 6).
+    Single {
+        resp3: Option<Box<Client>>,
+        resp2: Box<Client>,
+    },
     Sentinel(Box<SentinelClient>),
     Cluster(Vec<Client>),
 }
@@ -160,6 +169,8 @@ pub(crate) struct Prober {
     /// `SET <key> <millis> PX <ttl>` after each `PING`, when the write probe is on.
     write_probe: Option<(String, u64)>,
     conn: Option<MultiplexedConnection>,
+    /// Notified when `conn` closes, if the connection can tell (see [`Endpoint::Single`]).
+    closed: Option<Arc<Notify>>,
 }
 
 impl Prober {
@@ -175,8 +186,12 @@ impl Prober {
         };
         let endpoint = match config.topology() {
             Topology::Standalone => {
-                let client = open_client(&config.connection_url(), config).map_err(invalid)?;
-                Endpoint::Single(Box::new(client))
+                let url = config.connection_url();
+                let resp3 = open_client_with(&url, config, ProtocolVersion::RESP3);
+                Endpoint::Single {
+                    resp3: Some(Box::new(resp3.map_err(invalid)?)),
+                    resp2: Box::new(open_client(&url, config).map_err(invalid)?),
+                }
             }
             Topology::Cluster => Endpoint::Cluster(
                 config
@@ -203,13 +218,42 @@ impl Prober {
                 (key, ttl.as_millis() as u64)
             }),
             conn: None,
+            closed: None,
         })
     }
 
     async fn connect(&mut self) -> RedisResult<MultiplexedConnection> {
+        self.closed = None;
         match &mut self.endpoint {
-            Endpoint::Single(client) => {
-                client
+            Endpoint::Single { resp3, resp2 } => {
+                if let Some(client) = resp3 {
+                    let closed = Arc::new(Notify::new());
+                    let notify = Arc::clone(&closed);
+                    let settings = self
+                        .settings
+                        .clone()
+                        .set_push_sender(move |push: PushInfo| {
+                            if push.kind == PushKind::Disconnection {
+                                notify.notify_one();
+                            }
+                            Ok::<(), Infallible>(())
+                        });
+                    match client
+                        .get_multiplexed_async_connection_with_config(&settings)
+                        .await
+                    {
+                        Err(err) if lacks_hello(&err) => {
+                            debug!("redis_probe_resp2");
+                            *resp3 = None;
+                        }
+                        Ok(conn) => {
+                            self.closed = Some(closed);
+                            return Ok(conn);
+                        }
+                        Err(err) => return Err(err),
+                    }
+                }
+                resp2
                     .get_multiplexed_async_connection_with_config(&self.settings)
                     .await
             }
@@ -258,7 +302,7 @@ impl Prober {
         Err(match self.topology {
             Topology::Sentinel { .. } => {
                 // Ask the sentinels again next time: this node was demoted.
-                self.conn = None;
+                self.disconnect();
                 ProbeError::new(
                     ProbeErrorKind::NotReady,
                     "ROLE: the node is no longer master",
@@ -272,7 +316,28 @@ impl Prober {
     }
 
     /// Connects if there is no connection, then sends `PING`; returns the `PING` round trip.
+    ///
+    /// A connection kept from an earlier check may have been closed under us (`CLIENT KILL`, an
+    /// idle timeout, a proxy) while Redis is fine: that one failure is retried at once on a
+    /// fresh connection, which a server that is really gone refuses.
     pub(crate) async fn check(&mut self) -> Result<Duration, ProbeError> {
+        let reused = self.conn.is_some();
+        match self.check_once().await {
+            Err(err) if reused && err.kind() == ProbeErrorKind::Connection => {
+                debug!(reason = err.reason(), "redis_probe_reconnect");
+                self.disconnect();
+                self.check_once().await
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// The notification that the current connection has closed, when it can give one.
+    pub(crate) fn closed(&self) -> Option<Arc<Notify>> {
+        self.closed.clone()
+    }
+
+    async fn check_once(&mut self) -> Result<Duration, ProbeError> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             None => {
@@ -320,20 +385,40 @@ impl Prober {
     /// Forgets the connection, so the next check opens a fresh one.
     pub(crate) fn disconnect(&mut self) {
         self.conn = None;
+        self.closed = None;
     }
+}
+
+/// True when the server refused `HELLO 3` because it does not know the command.
+fn lacks_hello(err: &RedisError) -> bool {
+    err.code() == Some("ERR")
+        && err
+            .detail()
+            .is_some_and(|detail| detail.contains("unknown command") && detail.contains("HELLO"))
 }
 
 /// A client for `url`, verifying TLS against the configured CA when there is one.
 pub(crate) fn open_client(url: &str, config: &RedisConfig) -> RedisResult<Client> {
+    open_client_with(url, config, ProtocolVersion::RESP2)
+}
+
+fn open_client_with(
+    url: &str,
+    config: &RedisConfig,
+    protocol: ProtocolVersion,
+) -> RedisResult<Client> {
+    let info = url.into_connection_info()?;
+    let settings = info.redis_settings().clone().set_protocol(protocol);
+    let info = info.set_redis_settings(settings);
     match config.tls_ca().filter(|_| config.is_tls()) {
         Some(pem) => Client::build_with_tls(
-            url,
+            info,
             TlsCertificates {
                 client_tls: None,
                 root_cert: Some(pem.to_vec()),
             },
         ),
-        None => Client::open(url),
+        None => Client::open(info),
     }
 }
 

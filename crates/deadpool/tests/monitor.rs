@@ -141,6 +141,37 @@ async fn kill_makes_redis_unavailable_and_restart_brings_it_back() {
 }
 
 #[tokio::test]
+async fn a_kill_is_seen_when_the_connection_closes_not_at_the_next_check() {
+    let mut server = RedisServer::start();
+    // The next scheduled check is a minute away, far past the deadline: only the closed
+    // connection can tell the monitor in time.
+    let config = fast(&server.url()).check_interval(Duration::from_secs(60));
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    server.kill();
+    assert!(status_becomes(&monitor, Status::Disconnected).await);
+    server.restart();
+    assert!(monitor.wait_available(DEADLINE).await);
+}
+
+#[tokio::test]
+async fn redis_without_resp3_is_checked_over_resp2() {
+    // Redis before 6 has no `HELLO`; with the command renamed away, a real server answers
+    // `HELLO 3` the same way.
+    let mut server = RedisServer::builder()
+        .config_file("rename-command HELLO \"\"\n")
+        .start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    server.kill();
+    assert!(status_becomes(&monitor, Status::Disconnected).await);
+    server.restart();
+    assert!(monitor.wait_available(DEADLINE).await);
+}
+
+#[tokio::test]
 async fn frozen_redis_is_unavailable_after_the_timeouts_and_recovers_when_thawed() {
     let mut server = RedisServer::start();
     let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
