@@ -168,10 +168,10 @@ pub fn run(rig: &Rig, plan: &Plan) -> Throughput {
 
     let variant = |key, label, addr| Variant { key, label, addr };
     let v_bare = variant("bare", "1 bare axum", bare.addr());
-    let v_gated = variant("gated", "2 three layers", gated.addr());
+    let v_gated = variant("gated", "2 three layers around the router", gated.addr());
     let v_per_route = variant(
         "per_route",
-        "2b three layers, RequireRedis per route",
+        "2b three layers, RequireRedis as a route layer",
         per_route.addr(),
     );
     let v_naive = variant("naive", "3 PING per request", naive.addr());
