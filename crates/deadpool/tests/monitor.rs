@@ -146,9 +146,13 @@ async fn a_kill_is_seen_when_the_connection_closes_not_at_the_next_check() {
     // The next scheduled check is a minute away, far past the deadline: only the closed
     // connection can tell the monitor in time.
     let config = fast(&server.url()).check_interval(Duration::from_secs(60));
+    kill_and_restart(&mut server, config).await;
+}
+
+/// Starts a monitor on `server`, then kills and restarts the server; the monitor must follow.
+async fn kill_and_restart(server: &mut RedisServer, config: RedisConfig) {
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
-
     server.kill();
     assert!(status_becomes(&monitor, Status::Disconnected).await);
     server.restart();
@@ -162,13 +166,8 @@ async fn redis_without_resp3_is_checked_over_resp2() {
     let mut server = RedisServer::builder()
         .config_file("rename-command HELLO \"\"\n")
         .start();
-    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
-    assert!(monitor.wait_available(DEADLINE).await);
-
-    server.kill();
-    assert!(status_becomes(&monitor, Status::Disconnected).await);
-    server.restart();
-    assert!(monitor.wait_available(DEADLINE).await);
+    let config = fast(&server.url());
+    kill_and_restart(&mut server, config).await;
 }
 
 #[tokio::test]
