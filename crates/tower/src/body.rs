@@ -75,6 +75,7 @@ impl<E: 'static> BodyFromBytes for http_body_util::combinators::UnsyncBoxBody<By
 #[cfg(feature = "axum")]
 impl BodyFromBytes for axum_core::body::Body {
     fn from_bytes(bytes: Bytes) -> Self {
+        // `Body::from` boxes even an empty body; `Body::empty` does not allocate.
         if bytes.is_empty() {
             axum_core::body::Body::empty()
         } else {
@@ -86,11 +87,8 @@ impl BodyFromBytes for axum_core::body::Body {
 #[cfg(feature = "tonic")]
 impl BodyFromBytes for tonic::body::Body {
     fn from_bytes(bytes: Bytes) -> Self {
-        if bytes.is_empty() {
-            tonic::body::Body::empty()
-        } else {
-            tonic::body::Body::new(http_body_util::Full::new(bytes))
-        }
+        // `Body::new` keeps an empty body unboxed by itself.
+        tonic::body::Body::new(http_body_util::Full::new(bytes))
     }
 }
 
