@@ -264,7 +264,7 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     assert!(!details.body.contains("hunter2"), "{}", details.body);
     assert_eq!(
         details.body,
-        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
     );
 }
 

@@ -63,8 +63,14 @@ async fn demo_serves_degrades_and_recovers_across_a_redis_outage() {
     assert_eq!(put.status, StatusCode::NO_CONTENT);
     assert_eq!(json(&demo.get("/api/v1/cache/beta").await)["value"]["n"], 1);
 
-    let details = demo.get("/health/dependencies").await;
-    assert_eq!(json(&details)["checks"]["redis"]["status"], "connected");
+    let details = json(&demo.get("/health/dependencies").await);
+    let redis_details = &details["checks"]["redis"];
+    assert_eq!(redis_details["status"], "connected");
+    // Checks every 100 ms: the last one is recent, and took well under a second.
+    let age = redis_details["lastCheckAgeMs"].as_u64().unwrap();
+    assert!(age < DEADLINE.as_millis() as u64, "{details}");
+    let latency = redis_details["lastCheckLatencyMs"].as_f64().unwrap();
+    assert!(latency > 0.0 && latency < 1000.0, "{details}");
 
     // Outage.
     redis.kill();

@@ -8,11 +8,20 @@ use tokio::sync::watch;
 use crate::status::STARTED_BIT;
 use crate::{DEFAULT_NAME, Reading, Snapshot, Status, sanitize_error};
 
+/// The last error of a handle whose writer is gone.
+const STOPPED: &str = "monitor stopped";
+/// The last error of a handle whose monitor completes no checks.
+const STALLED: &str = "monitor stalled";
+
 /// The writing side of the handle, owned by whoever watches the dependency.
 ///
 /// Every method takes `&self`, so a monitor task and an operator endpoint can share one reporter
 /// behind an `Arc`. Subscribers wake only when the [`Reading`] changes (status or override); the
 /// other details (attempts, last error, next retry) update silently.
+///
+/// The handle never outlives its writer: dropping the reporter [`stop`](Self::stop)s it, so
+/// every reader sees [`Status::Failed`] with the last error `monitor stopped` rather than
+/// whatever the last reading was.
 pub struct AvailabilityReporter {
     state: Arc<AtomicU8>,
     tx: watch::Sender<Snapshot>,
@@ -21,7 +30,8 @@ pub struct AvailabilityReporter {
 /// The reading side of the handle: `Clone + Send + Sync`, never blocks, and cloning it is one
 /// reference-count increment.
 ///
-/// Dropping the reporter leaves the last reading in place and ends every [`Subscription`].
+/// Once the reporter is dropped or [stopped](AvailabilityReporter::stop), the handle reads
+/// [`Status::Failed`] for good and every [`Subscription`] ends after that last transition.
 #[derive(Clone)]
 pub struct Availability {
     shared: Arc<Shared>,
@@ -94,6 +104,57 @@ impl AvailabilityReporter {
         });
     }
 
+    /// Records that a check completed after `latency`, whatever its outcome, without waking
+    /// subscribers; [`Snapshot::last_check_at`] and [`Snapshot::last_check_latency`] show it.
+    ///
+    /// Returns `true` if this ends a stall (see [`mark_stalled`](Self::mark_stalled)): the
+    /// status stays [`Status::Failed`] until the monitor writes the one this check found.
+    pub fn record_check(&self, latency: Duration) -> bool {
+        let mut was_stalled = false;
+        self.update(|snapshot| {
+            snapshot.last_check_at = Some(Instant::now());
+            snapshot.last_check_latency = Some(latency);
+            was_stalled = std::mem::take(&mut snapshot.stalled);
+        });
+        was_stalled
+    }
+
+    /// The monitor has completed no check within its stall deadline (a check that never returns,
+    /// a starved task), so it cannot vouch for the dependency: the status becomes
+    /// [`Status::Failed`] with the last error `monitor stalled` until the next
+    /// [`record_check`](Self::record_check) and status. Returns `true` if it was not stalled
+    /// already.
+    pub fn mark_stalled(&self) -> bool {
+        let mut newly = false;
+        self.update(|snapshot| {
+            newly = !snapshot.stalled;
+            snapshot.stalled = true;
+            snapshot.reading = Reading::new(Status::Failed, snapshot.reading.is_overridden());
+            snapshot.connected_since = None;
+            snapshot.next_retry_at = None;
+            snapshot.last_error = Some(Arc::from(STALLED));
+        });
+        newly
+    }
+
+    /// The writer is gone for good (its task ended, panicked or was dropped): the status becomes
+    /// [`Status::Failed`] with the last error `monitor stopped`, and every later write is
+    /// ignored. Dropping the reporter does this too. Returns `true` the first time only, so the
+    /// caller can log it once.
+    pub fn stop(&self) -> bool {
+        let mut first = false;
+        self.update(|snapshot| {
+            first = true;
+            snapshot.stopped = true;
+            snapshot.stalled = false;
+            snapshot.reading = Reading::new(Status::Failed, snapshot.reading.is_overridden());
+            snapshot.connected_since = None;
+            snapshot.next_retry_at = None;
+            snapshot.last_error = Some(Arc::from(STOPPED));
+        });
+        first
+    }
+
     /// Remembers when the next attempt is due, or that none is scheduled.
     pub fn set_next_retry(&self, next_retry_at: Option<Instant>) {
         self.update(|snapshot| snapshot.next_retry_at = next_retry_at);
@@ -127,13 +188,16 @@ impl AvailabilityReporter {
         self.tx.borrow().clone()
     }
 
-    /// Applies `change`; stores the new state byte and wakes subscribers only if the reading or
-    /// the startup flag changed.
+    /// Applies `change` unless the reporter is stopped; stores the new state byte and wakes
+    /// subscribers only if the reading, the startup flag or the stop changed.
     fn update(&self, change: impl FnOnce(&mut Snapshot)) -> bool {
         self.tx.send_if_modified(|snapshot| {
+            if snapshot.stopped {
+                return false;
+            }
             let (reading, started) = (snapshot.reading, snapshot.started);
             change(snapshot);
-            if snapshot.reading == reading && snapshot.started == started {
+            if snapshot.reading == reading && snapshot.started == started && !snapshot.stopped {
                 return false;
             }
             if snapshot.reading != reading {
@@ -149,6 +213,12 @@ impl AvailabilityReporter {
 
 fn state_byte(snapshot: &Snapshot) -> u8 {
     snapshot.reading.bits() | if snapshot.started { STARTED_BIT } else { 0 }
+}
+
+impl Drop for AvailabilityReporter {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl Default for AvailabilityReporter {
@@ -245,7 +315,9 @@ impl Subscription {
     /// let snapshot = changes.changed().await.unwrap();
     /// assert_eq!(snapshot.status(), Status::Connected);
     ///
+    /// // The writer is gone: one last transition to `Failed`, then the end.
     /// drop(reporter);
+    /// assert_eq!(changes.changed().await.unwrap().status(), Status::Failed);
     /// assert!(changes.changed().await.is_none());
     /// # }
     /// ```
@@ -417,14 +489,86 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn subscription_ends_when_reporter_is_dropped() {
+    async fn dropping_the_reporter_makes_readers_unavailable_then_ends_subscriptions() {
         let reporter = AvailabilityReporter::default();
         let redis = reporter.availability();
         reporter.set_status(Status::Connected);
         let mut changes = redis.subscribe();
         drop(reporter);
+        assert!(
+            !redis.is_available(),
+            "a handle without a writer never says available"
+        );
+        assert_eq!(redis.status(), Status::Failed);
+        let last = changes.changed().await.unwrap();
+        assert_eq!(last.status(), Status::Failed);
+        assert_eq!(last.last_error(), Some("monitor stopped"));
+        assert!(last.is_stopped());
         assert!(changes.changed().await.is_none());
-        assert!(redis.is_available(), "the last reading stays in place");
+    }
+
+    #[test]
+    fn a_stopped_reporter_ignores_every_later_write() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        reporter.set_status(Status::Connected);
+        reporter.mark_started();
+        assert!(reporter.stop());
+        assert!(!reporter.stop(), "stopping twice is reported once");
+        assert!(!reporter.set_status(Status::Connected));
+        reporter.record_failure("refused", None);
+        reporter.clear_override();
+        assert!(!redis.is_available());
+        let snapshot = redis.snapshot();
+        assert_eq!(snapshot.status(), Status::Failed);
+        assert_eq!(snapshot.last_error(), Some("monitor stopped"));
+        assert!(snapshot.is_started(), "the startup decision stands");
+    }
+
+    #[test]
+    fn a_stall_is_unavailable_until_a_check_completes_and_a_status_is_written() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        reporter.set_status(Status::Connected);
+        assert!(reporter.mark_stalled());
+        assert!(!reporter.mark_stalled(), "already stalled");
+        assert!(!redis.is_available());
+        let snapshot = redis.snapshot();
+        assert_eq!(snapshot.status(), Status::Failed);
+        assert_eq!(snapshot.last_error(), Some("monitor stalled"));
+        assert!(snapshot.is_stalled());
+
+        assert!(reporter.record_check(Duration::from_millis(3)));
+        assert!(!redis.snapshot().is_stalled());
+        assert!(
+            !redis.is_available(),
+            "the check's status is not written yet"
+        );
+        reporter.set_status(Status::Connected);
+        assert!(redis.is_available());
+        assert!(
+            !reporter.record_check(Duration::from_millis(1)),
+            "no stall to end"
+        );
+    }
+
+    #[test]
+    fn checks_are_recorded_silently_with_their_latency() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        assert_eq!(redis.snapshot().last_check_at(), None);
+        let mut changes = redis.subscribe();
+        reporter.record_check(Duration::from_micros(420));
+        let snapshot = redis.snapshot();
+        assert_eq!(
+            snapshot.last_check_latency(),
+            Some(Duration::from_micros(420))
+        );
+        assert!(snapshot.last_check_age().unwrap() < Duration::from_secs(5));
+        assert!(
+            !is_ready(changes.changed()),
+            "a check alone is not a transition"
+        );
     }
 
     #[tokio::test]

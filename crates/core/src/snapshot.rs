@@ -18,6 +18,10 @@ pub struct Snapshot {
     pub(crate) next_retry_at: Option<Instant>,
     pub(crate) override_reason: Option<Arc<str>>,
     pub(crate) started: bool,
+    pub(crate) last_check_at: Option<Instant>,
+    pub(crate) last_check_latency: Option<Duration>,
+    pub(crate) stalled: bool,
+    pub(crate) stopped: bool,
 }
 
 impl Snapshot {
@@ -32,6 +36,10 @@ impl Snapshot {
             next_retry_at: None,
             override_reason: None,
             started: false,
+            last_check_at: None,
+            last_check_latency: None,
+            stalled: false,
+            stopped: false,
         }
     }
 
@@ -101,5 +109,32 @@ impl Snapshot {
     /// while the override is in force.
     pub fn override_reason(&self) -> Option<&str> {
         self.override_reason.as_deref()
+    }
+
+    /// When the monitor's last check completed, successful or not; `None` before the first.
+    pub fn last_check_at(&self) -> Option<Instant> {
+        self.last_check_at
+    }
+
+    /// How long ago the monitor's last check completed.
+    pub fn last_check_age(&self) -> Option<Duration> {
+        self.last_check_at.map(|at| at.elapsed())
+    }
+
+    /// How long the monitor's last check took, from its start to its outcome.
+    pub fn last_check_latency(&self) -> Option<Duration> {
+        self.last_check_latency
+    }
+
+    /// True while the monitor is stalled: no check completed within its stall deadline (see
+    /// [`mark_stalled`](crate::AvailabilityReporter::mark_stalled)).
+    pub fn is_stalled(&self) -> bool {
+        self.stalled
+    }
+
+    /// True once the writer is gone for good (see [`stop`](crate::AvailabilityReporter::stop)):
+    /// the status is [`Status::Failed`] and stays so.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
     }
 }

@@ -46,6 +46,9 @@ pub struct Timeouts {
     pub pool_wait: Duration,
     /// Time between health checks.
     pub check_interval: Duration,
+    /// How long past its due time a check may take to complete before the monitor counts as
+    /// stalled and the handle says unavailable.
+    pub stall: Duration,
 }
 
 /// Where the connection settings came from.
@@ -319,6 +322,8 @@ pub struct RedisConfig {
     pub(crate) rise: u32,
     pub(crate) backoff: Backoff,
     pub(crate) write_probe: bool,
+    /// `None`: derived from the interval and the timeouts (see [`RedisConfig::stall_timeout`]).
+    stall_timeout: Option<Duration>,
 }
 
 impl RedisConfig {
@@ -343,6 +348,7 @@ impl RedisConfig {
             rise: 1,
             backoff: Backoff::default(),
             write_probe: false,
+            stall_timeout: None,
         }
     }
 
@@ -584,6 +590,9 @@ impl RedisConfig {
         if let Some(ms) = env.millis("REDIS_CHECK_INTERVAL_MS")? {
             cfg.check_interval = ms;
         }
+        if let Some(ms) = env.millis("REDIS_STALL_TIMEOUT_MS")? {
+            cfg.stall_timeout = Some(ms);
+        }
         if let Some(size) = env.number("REDIS_POOL_SIZE", "a pool size of at least 1")? {
             if size == 0 {
                 return Err(ConfigError::invalid(
@@ -695,6 +704,21 @@ impl RedisConfig {
         self
     }
 
+    /// How long past its due time a health check may run before the monitor counts as
+    /// stalled (`REDIS_STALL_TIMEOUT_MS`). A stalled monitor (a check that never returns, a
+    /// starved task) cannot vouch for Redis, so the handle says [`Status::Failed`] with the last
+    /// error `monitor stalled` until a check completes again. A timer watches the deadline; the
+    /// request path still reads one atomic byte.
+    ///
+    /// The default leaves room for the slowest honest check: three check intervals, two connect
+    /// timeouts and four response timeouts (9 s with the other defaults).
+    ///
+    /// [`Status::Failed`]: redis_gate_core::Status::Failed
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = Some(timeout);
+        self
+    }
+
     /// The reconnection backoff (default 100 ms doubling to 2 s, with jitter;
     /// `REDIS_BACKOFF_INITIAL_MS`, `REDIS_BACKOFF_MAX_MS`).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
@@ -785,7 +809,15 @@ impl RedisConfig {
             response: self.response_timeout,
             pool_wait: self.pool_wait_timeout,
             check_interval: self.check_interval,
+            stall: self.stall_after(),
         }
+    }
+
+    /// The stall timeout in force: set, or derived from the interval and the timeouts.
+    pub(crate) fn stall_after(&self) -> Duration {
+        self.stall_timeout.unwrap_or(
+            self.check_interval * 3 + self.connect_timeout * 2 + self.response_timeout * 4,
+        )
     }
 
     /// The startup policy in force.
@@ -912,6 +944,7 @@ impl fmt::Debug for RedisConfig {
             .field("rise", &self.rise)
             .field("backoff", &self.backoff)
             .field("write_probe", &self.write_probe)
+            .field("stall_timeout", &self.stall_after())
             .finish()
     }
 }

@@ -135,8 +135,16 @@ impl std::fmt::Debug for GatedPool {
 /// check interval and as soon as its connection closes (RESP3 tells; standalone Redis 6 or
 /// later), flips the handle on refused or reset connections immediately and on timeouts after
 /// `fall` in a row, reconnects with capped, jittered backoff, and logs transitions rather than
-/// attempts. Dropping it (or [`shutdown`](Self::shutdown)) stops the
-/// background task.
+/// attempts.
+///
+/// **Keep it alive** for as long as anything uses its handle: store it next to the server, or
+/// in `main`. The handle never outlives its monitor: once the monitor is dropped or
+/// [`shutdown`](Self::shutdown), or its task panics or is aborted, every reader sees
+/// `Failed` with the last error `monitor stopped` (readiness `503`, `RequireRedis` `503`,
+/// [`GatedPool::get`] failing fast), and one `redis_monitor_stopped` event is logged (at error
+/// level, unless it was an explicit `shutdown()`). A monitor that completes no check within its
+/// [stall timeout](RedisConfig::stall_timeout) makes the handle say `Failed` with
+/// `monitor stalled` until its checks complete again.
 ///
 /// ```no_run
 /// use redis_gate_deadpool::{RedisConfig, RedisMonitor};
@@ -147,6 +155,7 @@ impl std::fmt::Debug for GatedPool {
 /// let pool = monitor.gated_pool();    // and this to the handlers
 /// # Ok(()) }
 /// ```
+#[must_use = "dropping the monitor stops it, and its handle then says Redis is unavailable"]
 pub struct RedisMonitor {
     pool: RedisPool,
     pool_failures: Arc<PoolFailures>,
@@ -154,6 +163,7 @@ pub struct RedisMonitor {
     availability: Availability,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    watchdog: JoinHandle<()>,
 }
 
 impl RedisMonitor {
@@ -190,6 +200,8 @@ impl RedisMonitor {
         )));
         let availability = reporter.availability();
         let (stop, stopped) = watch::channel(false);
+        let stall_after = config.stall_after();
+        let (deadline, deadlines) = watch::channel(Instant::now() + stall_after);
         let pool_failures = Arc::new(PoolFailures::default());
         let watcher = Watcher::new(
             config.clone(),
@@ -198,7 +210,12 @@ impl RedisMonitor {
             Arc::clone(&reporter),
             Arc::clone(&pool_failures),
         );
-        let task = tokio::spawn(watcher.run(stopped));
+        let task = tokio::spawn(watcher.run(stopped, deadline));
+        let watchdog = tokio::spawn(watch_for_stalls(
+            Arc::clone(&reporter),
+            deadlines,
+            stall_after,
+        ));
         let monitor = RedisMonitor {
             pool,
             pool_failures,
@@ -206,6 +223,7 @@ impl RedisMonitor {
             availability,
             stop,
             task: Some(task),
+            watchdog,
         };
 
         if config.startup_policy == StartupPolicy::FailClosed
@@ -284,7 +302,8 @@ impl RedisMonitor {
         }
     }
 
-    /// Stops the background task and waits for it to finish. The handle keeps its last reading.
+    /// Stops the background task, waits for it to finish and closes the pool. The handle then
+    /// says `Failed` with the last error `monitor stopped`, for good.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
@@ -296,9 +315,72 @@ impl RedisMonitor {
 
 impl Drop for RedisMonitor {
     fn drop(&mut self) {
+        // Before the task is gone, not when the runtime gets round to dropping it: no reader
+        // may see the last reading of a monitor that no longer watches.
+        if self.reporter.stop() {
+            error!(
+                cause = "dropped",
+                hint = "keep the RedisMonitor alive for as long as its handle is used",
+                "redis_monitor_stopped"
+            );
+        }
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        self.watchdog.abort();
+    }
+}
+
+/// Lives inside the monitor's task: when the task ends, however it ends (a requested shutdown,
+/// a panic, an abort, the runtime shutting down), the handle stops with it.
+struct StopOnExit {
+    reporter: Arc<AvailabilityReporter>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Drop for StopOnExit {
+    fn drop(&mut self) {
+        if !self.reporter.stop() {
+            return;
+        }
+        if *self.stopped.borrow() {
+            info!(cause = "shutdown", "redis_monitor_stopped");
+        } else if std::thread::panicking() {
+            error!(cause = "panicked", "redis_monitor_stopped");
+        } else {
+            error!(cause = "aborted", "redis_monitor_stopped");
+        }
+    }
+}
+
+/// Marks the handle stalled when the watcher misses its deadline: the deadline of the check it
+/// has scheduled, plus the stall timeout. Runs beside the watcher, so a check that never returns
+/// cannot hold it up; ends when the watcher does.
+async fn watch_for_stalls(
+    reporter: Arc<AvailabilityReporter>,
+    mut deadlines: watch::Receiver<Instant>,
+    stall_after: Duration,
+) {
+    loop {
+        let due = tokio::time::Instant::from_std(*deadlines.borrow_and_update());
+        tokio::select! {
+            changed = deadlines.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = tokio::time::sleep_until(due) => {
+                if reporter.mark_stalled() {
+                    error!(
+                        stall_timeout_ms = stall_after.as_millis() as u64,
+                        "redis_monitor_stalled"
+                    );
+                }
+                if deadlines.changed().await.is_err() {
+                    return;
+                }
+            }
         }
     }
 }
@@ -362,29 +444,39 @@ impl Watcher {
         }
     }
 
-    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+    async fn run(mut self, mut stopped: watch::Receiver<bool>, deadline: watch::Sender<Instant>) {
+        let _stop_on_exit = StopOnExit {
+            reporter: Arc::clone(&self.reporter),
+            stopped: stopped.clone(),
+        };
         info!(
             url = %self.config,
             startup_timeout_ms = self.config.startup_timeout.as_millis() as u64,
             "redis_connect_start"
         );
+        let stall_after = self.config.stall_after();
         loop {
-            #[cfg(feature = "metrics")]
             let started = Instant::now();
             let outcome = tokio::select! {
                 outcome = self.check() => outcome,
                 _ = stopped.wait_for(|stop| *stop) => break,
             };
+            let took = started.elapsed();
             #[cfg(feature = "metrics")]
-            crate::metrics::check(
-                self.config.dependency_name(),
-                started.elapsed(),
-                outcome.as_ref().err(),
-            );
+            crate::metrics::check(self.config.dependency_name(), took, outcome.as_ref().err());
+            if self.reporter.record_check(took) {
+                // After a successful check, the handle has been down since the stall: count the
+                // downtime from the start of the check that stalled.
+                if self.successes_in_row > 0 {
+                    self.down_since = started;
+                }
+                info!(check_ms = took.as_millis() as u64, "redis_monitor_resumed");
+            }
             let delay = match outcome {
                 Ok(latency) => self.succeeded(latency),
                 Err(err) => self.failed(err),
             };
+            deadline.send_replace(Instant::now() + delay + stall_after);
             // A probe connection that closes (Redis killed, restarted, a proxy gone) is
             // checked at once instead of at the next interval.
             let closed = self.prober.closed();
@@ -400,7 +492,6 @@ impl Watcher {
                 _ = stopped.wait_for(|stop| *stop) => break,
             }
         }
-        debug!("redis_monitor_stopped");
     }
 
     /// The health check; when the application's pool has failed to open connections, also a
@@ -540,5 +631,41 @@ impl Watcher {
             self.last_failure_log = Some(Instant::now());
             self.failures_since_log = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis_gate_testkit::logs::LogCapture;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_monitor_task_stops_the_handle_and_says_so() {
+        let (logs, _guard) = LogCapture::install();
+        let reporter = Arc::new(AvailabilityReporter::default());
+        reporter.set_status(Status::Connected);
+        let redis = reporter.availability();
+        let (_stop, stopped) = watch::channel(false);
+        let stop_on_exit = StopOnExit {
+            reporter: Arc::clone(&reporter),
+            stopped,
+        };
+        let task = tokio::spawn(async move {
+            let _stop_on_exit = stop_on_exit;
+            panic!("a bug in a health check");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+
+        assert!(!redis.is_available());
+        assert_eq!(redis.snapshot().last_error(), Some("monitor stopped"));
+        let stopped = logs.events("redis_monitor_stopped");
+        assert_eq!(stopped.len(), 1, "{}", logs.text());
+        assert!(stopped[0].contains(r#""level":"ERROR""#), "{}", stopped[0]);
+        assert!(
+            stopped[0].contains(r#""cause":"panicked""#),
+            "{}",
+            stopped[0]
+        );
     }
 }

@@ -7,12 +7,13 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::AsyncCommands;
-use redis_gate_core::Status;
+use redis_gate_core::{Availability, Status};
 use redis_gate_deadpool::{
-    Backoff, ConnectionError, RedisConfig, RedisMonitor, StartError, StartupPolicy,
+    Backoff, ConnectionError, GatedPool, RedisConfig, RedisMonitor, StartError, StartupPolicy,
 };
 use redis_gate_testkit::logs::LogCapture;
 use redis_gate_testkit::poll::eventually;
+use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 
 /// Generous: a loaded 2-core machine must still pass.
@@ -362,17 +363,164 @@ async fn operator_override_holds_redis_out_of_service() {
 }
 
 #[tokio::test]
-async fn shutdown_stops_the_task_and_keeps_the_last_reading() {
+async fn shutdown_stops_the_task_and_the_handle_with_it() {
+    let (logs, _guard) = LogCapture::install();
     let server = RedisServer::start();
     let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
     let redis = monitor.availability();
+    let mut changes = redis.subscribe();
     tokio::time::timeout(DEADLINE, monitor.shutdown())
         .await
         .expect("shutdown finishes");
-    assert_eq!(redis.status(), Status::Connected);
-    let mut changes = redis.subscribe();
+
+    assert!(!redis.is_available());
+    let last = changes.changed().await.expect("one last transition");
+    assert_eq!(last.status(), Status::Failed);
+    assert_eq!(last.last_error(), Some("monitor stopped"));
     assert!(changes.changed().await.is_none(), "the reporter is gone");
+    let stopped = logs.events("redis_monitor_stopped");
+    assert_eq!(stopped.len(), 1, "{}", logs.text());
+    assert!(stopped[0].contains(r#""level":"INFO""#), "{}", stopped[0]);
+    assert!(
+        stopped[0].contains(r#""cause":"shutdown""#),
+        "{}",
+        stopped[0]
+    );
+}
+
+/// What a new user wrote: the app is built in a helper, and the monitor is dropped at its end.
+async fn app_from_a_helper(url: &str) -> (Availability, GatedPool) {
+    let monitor = RedisMonitor::start(fast(url)).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    (monitor.availability(), monitor.gated_pool())
+}
+
+#[tokio::test]
+async fn a_dropped_monitor_leaves_its_handle_unavailable_at_once_and_says_so() {
+    let (logs, _guard) = LogCapture::install();
+    let server = RedisServer::start();
+    let (redis, pool) = app_from_a_helper(&server.url()).await;
+
+    // No await since the drop: the reading changed in the drop itself.
+    assert!(!redis.is_available());
+    let snapshot = redis.snapshot();
+    assert_eq!(snapshot.status(), Status::Failed);
+    assert_eq!(snapshot.last_error(), Some("monitor stopped"));
+    assert!(snapshot.is_started(), "the startup decision stands");
+    match completes_at_once(pool.get()) {
+        Some(Err(ConnectionError::Unavailable(reading))) => {
+            assert_eq!(reading.status(), Status::Failed)
+        }
+        Some(other) => panic!("expected Unavailable, got {:?}", other.map(|_| ())),
+        None => panic!("get() waited on a stopped monitor"),
+    }
+
+    let stopped = logs.events("redis_monitor_stopped");
+    assert_eq!(stopped.len(), 1, "{}", logs.text());
+    assert!(stopped[0].contains(r#""level":"ERROR""#), "{}", stopped[0]);
+    assert!(
+        stopped[0].contains(r#""cause":"dropped""#),
+        "{}",
+        stopped[0]
+    );
+    // The aborted task lets go of the reporter, which closes the channel; it must not log the
+    // stop a second time on its way out.
+    let mut changes = redis.subscribe();
+    let closed = async { while changes.changed().await.is_some() {} };
+    tokio::time::timeout(DEADLINE, closed)
+        .await
+        .expect("the task ends");
+    assert_eq!(logs.events("redis_monitor_stopped").len(), 1);
+}
+
+#[test]
+fn a_monitor_outlived_by_its_runtime_stops_its_handle() {
+    let server = RedisServer::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let monitor = runtime.block_on(async {
+        let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+        assert!(monitor.wait_available(DEADLINE).await);
+        monitor
+    });
+    let redis = monitor.availability();
+    assert!(redis.is_available());
+
+    // The runtime drops the monitor's task: nothing watches Redis any more.
+    drop(runtime);
+    assert!(!redis.is_available());
+    assert_eq!(redis.snapshot().last_error(), Some("monitor stopped"));
+    drop(monitor);
+}
+
+#[tokio::test]
+async fn a_stalled_check_makes_the_handle_unavailable_until_checks_complete_again() {
+    let (logs, _guard) = LogCapture::install();
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr()).await;
+    // The check's own timeouts are far past the stall deadline: only the watchdog can tell.
+    let config = fast(&proxy.redis_url())
+        .response_timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(30))
+        .stall_timeout(Duration::from_millis(300));
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    let redis = monitor.availability();
+
+    proxy.set_fault(Fault::Blackhole).await;
+    assert!(
+        eventually(DEADLINE, || !redis.is_available()).await,
+        "{:?}",
+        redis.snapshot()
+    );
+    let snapshot = redis.snapshot();
+    assert_eq!(snapshot.status(), Status::Failed);
+    assert_eq!(snapshot.last_error(), Some("monitor stalled"));
+    assert!(snapshot.is_stalled());
+    assert!(!snapshot.is_stopped());
+
+    // The frozen PING gets its answer: the check completes and the handle follows it again.
+    proxy.set_fault(Fault::Pass).await;
+    assert!(
+        monitor.wait_available(DEADLINE).await,
+        "{:?}",
+        redis.snapshot()
+    );
+    assert!(!redis.snapshot().is_stalled());
+    assert_eq!(
+        logs.events("redis_monitor_stalled").len(),
+        1,
+        "{}",
+        logs.text()
+    );
+    assert_eq!(
+        logs.events("redis_monitor_resumed").len(),
+        1,
+        "{}",
+        logs.text()
+    );
+    assert!(
+        logs.events("redis_connection_lost").is_empty(),
+        "{}",
+        logs.text()
+    );
+}
+
+#[tokio::test]
+async fn every_check_is_recorded_with_its_latency() {
+    let server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    let redis = monitor.availability();
+    let first = redis.snapshot().last_check_at().unwrap();
+    assert!(eventually(DEADLINE, || redis.snapshot().last_check_at() > Some(first)).await);
+    let snapshot = redis.snapshot();
+    assert!(snapshot.last_check_latency().unwrap() < DEADLINE);
+    assert!(snapshot.last_check_age().unwrap() < DEADLINE);
 }
 
 #[tokio::test]

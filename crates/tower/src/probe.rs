@@ -238,8 +238,9 @@ impl ReadinessProbeLayer {
     /// Turns on the details endpoint at `path` (conventionally [`DEFAULT_DETAILS_PATH`]).
     ///
     /// It reports, per check: status word, availability, whether it is required, failed attempts,
-    /// the last error (sanitized by the handle: never a password), seconds connected, and seconds
-    /// until the next retry. It always answers `200`; readiness is what decides. Expose it only
+    /// the last error (sanitized by the handle: never a password), seconds connected, seconds
+    /// until the next retry, and how long ago the monitor's last check completed and how long it
+    /// took (`lastCheckAgeMs`, `lastCheckLatencyMs`). It always answers `200`; readiness is what decides. Expose it only
     /// where operators, not the public, can reach it.
     pub fn details_path(mut self, path: &str) -> Self {
         let probe = Arc::make_mut(&mut self.probe);
@@ -473,6 +474,8 @@ impl Probe {
                     "nextRetryInSeconds": snap.retry_in().map(|d| d.as_secs_f64().ceil() as u64),
                     "override": snap.override_reason(),
                     "started": snap.is_started(),
+                    "lastCheckAgeMs": snap.last_check_age().map(|d| d.as_millis() as u64),
+                    "lastCheckLatencyMs": snap.last_check_latency().map(millis),
                 });
                 (snap.name().to_owned(), detail)
             })
@@ -480,6 +483,11 @@ impl Probe {
         let body = json!({ "status": word, "ready": ready, "checks": checks });
         Bytes::from(body.to_string())
     }
+}
+
+/// Milliseconds with microsecond precision, for latencies well under one.
+fn millis(duration: std::time::Duration) -> f64 {
+    duration.as_micros() as f64 / 1000.0
 }
 
 impl fmt::Debug for ReadinessProbeLayer {

@@ -393,9 +393,12 @@ fn timeouts_and_policy_come_from_the_environment() {
     assert_eq!(cfg.connect_timeout, Duration::from_millis(2000));
     assert_eq!(cfg.startup_timeout, Duration::from_millis(8000));
     assert_eq!(cfg.startup_policy, StartupPolicy::Degraded);
+    // Three 1 s intervals, two 2 s connects, four 500 ms responses.
+    assert_eq!(cfg.timeouts().stall, Duration::from_secs(9));
 
     let cfg = env(&[
         ("REDIS_HOST", "cache"),
+        ("REDIS_STALL_TIMEOUT_MS", "4000"),
         ("REDIS_CONNECT_TIMEOUT_MS", "250"),
         ("REDIS_STARTUP_TIMEOUT_MS", "1500"),
         ("REDIS_FAIL_CLOSED", "true"),
@@ -412,6 +415,8 @@ fn timeouts_and_policy_come_from_the_environment() {
     assert_eq!(cfg.pool_size, 4);
     assert_eq!(cfg.backoff.initial(), Duration::from_secs(1));
     assert_eq!(cfg.backoff.max(), Duration::from_secs(15));
+    assert_eq!(cfg.timeouts().stall, Duration::from_secs(4));
+    assert!(env(&[("REDIS_HOST", "cache"), ("REDIS_STALL_TIMEOUT_MS", "soon")]).is_err());
 }
 
 #[test]
