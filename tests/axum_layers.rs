@@ -264,7 +264,7 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     assert!(!details.body.contains("hunter2"), "{}", details.body);
     assert_eq!(
         details.body,
-        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
     );
 }
 
@@ -383,4 +383,149 @@ async fn details_behind_a_token_look_like_a_missing_route_without_it() {
     assert_eq!(details.status, StatusCode::OK);
     assert!(details.body.contains(r#""redis""#), "{}", details.body);
     assert!(!details.body.contains("s3cret-token"));
+}
+
+#[tokio::test]
+async fn required_at_startup_holds_back_a_new_replica_but_not_a_running_one() {
+    let redis = AvailabilityReporter::default();
+    let app = Router::new()
+        .route("/api/tickets", post(|| async { "ticket" }))
+        .route_layer(RequireRedisLayer::new(redis.availability()))
+        .layer(ReadinessProbeLayer::new().require_at_startup(redis.availability()));
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    // Never reached Redis yet: not ready, like `require`.
+    redis.set_status(Status::Failed);
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#
+    );
+
+    redis.set_status(Status::Connected);
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+
+    // A later outage keeps the replica in the load balancer; the route that needs Redis says no.
+    redis.set_status(Status::Disconnected);
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"DEGRADED","ready":true,"checks":{"redis":"DOWN"}}"#
+    );
+    let ticket = client
+        .send(Method::POST, &server.url("/api/tickets"), "")
+        .await;
+    assert_eq!(ticket.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn verbose_readiness_lists_each_check_as_kubernetes_does() {
+    let redis = AvailabilityReporter::new("redis");
+    let cache = AvailabilityReporter::new("cache");
+    let probe = ReadinessProbeLayer::new()
+        .require(redis.availability())
+        .optional(cache.availability());
+    let drain = probe.drain_handle();
+    let server = TestServer::spawn(Router::new().layer(probe)).await;
+    let client = HttpClient::new();
+    let verbose = server.url("/ready?verbose");
+
+    redis.set_status(Status::Connected);
+    cache.set_status(Status::Connected);
+    let res = client.get(&verbose).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        res.body,
+        "[+]redis ok\n[+]cache ok\nreadiness check passed\n"
+    );
+
+    cache.set_status(Status::Disconnected);
+    let res = client.get(&server.url("/healthz?verbose=1")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        res.body,
+        "[+]redis ok\n[-]cache failed: disconnected (optional)\nreadiness check passed: degraded\n"
+    );
+
+    redis.set_status(Status::Failed);
+    let res = client.get(&server.url("/ready?a=b&verbose=true")).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        res.body,
+        "[-]redis failed: failed\n[-]cache failed: disconnected (optional)\nreadiness check failed\n"
+    );
+    // The same status code as the JSON answer; other queries keep getting JSON.
+    for plain in [
+        "/ready",
+        "/ready?verbose=false",
+        "/ready?verbosely",
+        "/ready?x=verbose",
+    ] {
+        let res = client.get(&server.url(plain)).await;
+        assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{plain}");
+        assert_eq!(
+            res.header("content-type"),
+            Some("application/json"),
+            "{plain}"
+        );
+    }
+
+    redis.set_status(Status::Connected);
+    cache.set_status(Status::Connected);
+    drain.start();
+    let res = client.get(&verbose).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        res.body,
+        "[+]redis ok\n[+]cache ok\n[-]drain failed: draining\nreadiness check failed: draining\n"
+    );
+}
+
+#[tokio::test]
+async fn liveness_never_depends_on_redis_even_with_the_gate_outermost() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Disconnected);
+    let redis = reporter.availability();
+    // The wrong order: the gate outside the probe.
+    let app = Router::new()
+        .route("/api/tickets", post(|| async { "ticket" }))
+        .layer(ReadinessProbeLayer::new().require(redis.clone()))
+        .layer(RequireRedisLayer::new(redis.clone()));
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    for path in ["/health", "/health/live"] {
+        let res = client.get(&server.url(path)).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert_eq!(res.body, r#"{"status":"UP"}"#);
+    }
+    // Readiness is the probe's answer, not the gate's.
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#
+    );
+    let ticket = client
+        .send(Method::POST, &server.url("/api/tickets"), "")
+        .await;
+    assert_eq!(ticket.body, REJECTION);
+
+    // Told to gate them, the gate answers for the probe paths too.
+    let strict = Router::new()
+        .layer(ReadinessProbeLayer::new().require(redis.clone()))
+        .layer(RequireRedisLayer::new(redis).gate_probe_paths());
+    let server = TestServer::spawn(strict).await;
+    let health = client.get(&server.url("/health")).await;
+    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.body, REJECTION);
 }

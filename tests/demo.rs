@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use redis_gate_testkit::http::Reply;
-use redis_gate_testkit::redis::{RedisServer, free_port};
+use redis_gate_testkit::redis::{RedisServer, free_port, start_cluster};
 use serde_json::Value;
 use support::{DEADLINE, Demo};
 /// The monitor's default `PING` response timeout, which also bounds the demo's Redis calls.
@@ -327,4 +327,193 @@ async fn frozen_redis_never_holds_a_request_for_long() {
     }
     redis.thaw();
     assert!(demo.ready_becomes(StatusCode::OK).await);
+}
+
+#[tokio::test]
+async fn readiness_redis_startup_keeps_a_running_demo_ready_through_an_outage() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let demo = Demo::start(&[("REDIS_URL", &url), ("READINESS_REDIS", "startup")]);
+    demo.wait_listening();
+    // Redis never seen yet: required.
+    assert_eq!(
+        demo.get("/ready").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    let mut redis = RedisServer::builder().port(port).start();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    redis.kill();
+    // The strict route follows the outage; readiness says DEGRADED with 200.
+    let until = Instant::now() + DEADLINE;
+    while demo.ticket().await.status != StatusCode::SERVICE_UNAVAILABLE && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ready = demo.get("/ready").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        ready.body,
+        r#"{"status":"DEGRADED","ready":true,"checks":{"redis":"DOWN"}}"#
+    );
+    assert_eq!(demo.ticket().await.status, StatusCode::SERVICE_UNAVAILABLE);
+    let verbose = demo.get("/ready?verbose").await;
+    assert_eq!(
+        verbose.body,
+        "[-]redis failed: disconnected (optional)\nreadiness check passed: degraded\n"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_readiness_policy_is_a_configuration_error() {
+    let mut demo = Demo::start(&[
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("READINESS_REDIS", "sometimes"),
+    ]);
+    let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
+    assert_eq!(status.code(), Some(2), "{}", demo.process.output());
+    let output = demo.process.output();
+    assert!(
+        output.contains(r#"READINESS_REDIS=\"sometimes\" is not valid: required (the default), optional, or startup"#),
+        "{output}"
+    );
+}
+
+/// Reads from `stream` until the server closes it (or resets it); `Err` with what arrived if it
+/// is still open at the deadline.
+async fn closed_by_server(
+    stream: &mut tokio::net::TcpStream,
+    deadline: Duration,
+) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read_all = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    match tokio::time::timeout(deadline, read_all).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(String::from_utf8_lossy(&received).into_owned()),
+    }
+}
+
+#[tokio::test]
+async fn connections_that_send_no_whole_request_head_are_closed_after_the_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let demo = Demo::start(&[
+        ("REDIS_URL", &format!("redis://127.0.0.1:{}", free_port())),
+        ("HEADER_READ_TIMEOUT_MS", "300"),
+    ]);
+    demo.wait_listening();
+    let addr = demo.base.trim_start_matches("http://").to_owned();
+
+    // Half a head (long enough to be told apart as HTTP/1), a few bytes, and nothing at all.
+    let partial: [&[u8]; 3] = [
+        b"GET /health HTTP/1.1\r\nHost: demo\r\nX-Slow: ",
+        b"GET",
+        b"",
+    ];
+    let mut open = Vec::new();
+    for bytes in partial {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(bytes).await.unwrap();
+        open.push(stream);
+    }
+    let opened = Instant::now();
+    for (stream, sent) in open.iter_mut().zip(partial) {
+        let sent = String::from_utf8_lossy(sent);
+        closed_by_server(stream, Duration::from_millis(300) + DEADLINE)
+            .await
+            .unwrap_or_else(|got| panic!("still open after sending {sent:?}; got {got:?}"));
+    }
+    assert!(
+        opened.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        opened.elapsed()
+    );
+
+    // A whole request on a new connection is served as before.
+    assert_eq!(demo.get("/health").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_cluster_node_killed_under_load_logs_only_our_own_events() {
+    let mut nodes = start_cluster();
+    let seeds: Vec<String> = nodes.iter().map(RedisServer::url).collect();
+    let demo = Demo::start(&[("REDIS_CLUSTER_URLS", &seeds.join(","))]);
+    demo.wait_listening();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+
+    // Writes and reads over many keys, so every node takes traffic.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|worker| {
+            let base = demo.base.clone();
+            let client = demo.client.clone();
+            let stop = std::sync::Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let url = format!("{base}/api/v1/cache/k{worker}-{n}");
+                    client.get(&url).await;
+                    let put = http::Request::put(&url)
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"1")))
+                        .unwrap();
+                    client.request(put).await;
+                }
+            })
+        })
+        .collect();
+    let logged_before = demo.process.stderr().len();
+
+    nodes[2].kill();
+    assert!(demo.ready_becomes(StatusCode::SERVICE_UNAVAILABLE).await);
+    // Keep the load on while the client reconnects to the dead node in the background.
+    let mut gated = 0;
+    while gated < 200 {
+        if demo.ticket().await.status == StatusCode::SERVICE_UNAVAILABLE {
+            gated += 1;
+        }
+    }
+    nodes[2].restart();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for worker in load {
+        worker.await.unwrap();
+    }
+
+    let lines = demo.process.stderr();
+    let during = &lines[logged_before..];
+    let mut ours = Vec::new();
+    for line in during {
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+        let target = event["target"].as_str().unwrap_or_default();
+        assert!(
+            target.starts_with("redis_gate") || target == "demo",
+            "a third-party line at the default level: {line}"
+        );
+        ours.push(
+            event["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(
+        ours.iter().any(|m| m == "redis_connection_lost"),
+        "{ours:?}"
+    );
+    assert!(ours.iter().any(|m| m == "redis_reconnected"), "{ours:?}");
+    assert!(
+        ours.len() <= 10,
+        "{} lines for one outage: {ours:?}",
+        ours.len()
+    );
 }

@@ -16,7 +16,7 @@
 
 use std::alloc::System;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -52,8 +52,6 @@ const SLACK: Duration = Duration::from_millis(1500);
 /// How far the recorded timeline of the handle may lag behind what a request saw.
 const SKEW: Duration = CHECK_INTERVAL;
 const CLIENTS: usize = 12;
-/// Bounds each client's loop by count as well as by time.
-const MAX_REQUESTS_PER_CLIENT: usize = 60_000;
 /// A request without a response within this is a hung request.
 const HUNG: Duration = Duration::from_secs(10);
 /// How long a fault may take to be detected, and a cleared fault to be recovered from.
@@ -61,6 +59,9 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// The heap may not grow by more than this between the first and the second half of the run.
 const HEAP_GROWTH_LIMIT: i64 = 1 << 20;
 
+/// Bytes the test holds for its own records, counted before they are allocated, so that the
+/// heap samples leave them out: the run measures the product's heap, not its own bookkeeping.
+static BOOKKEEPING: AtomicI64 = AtomicI64::new(0);
 static RECEIVED: AtomicU64 = AtomicU64::new(0);
 static ANSWERED: AtomicU64 = AtomicU64::new(0);
 static PANICS: AtomicU64 = AtomicU64::new(0);
@@ -87,6 +88,45 @@ struct Clock(Instant);
 impl Clock {
     fn now(&self) -> u64 {
         self.0.elapsed().as_micros() as u64
+    }
+}
+
+/// An append-only list in fixed-size chunks, for records of a run of any length: it never moves
+/// or reallocates what it holds, and counts each chunk in [`BOOKKEEPING`] before allocating it.
+struct Ledger<T> {
+    chunks: Vec<Vec<T>>,
+}
+
+impl<T> Ledger<T> {
+    const CHUNK: usize = 16 * 1024;
+    /// Room for this many chunks without reallocating the list of chunks.
+    const CHUNKS: usize = 4096;
+
+    fn new() -> Ledger<T> {
+        let size = Self::CHUNKS * std::mem::size_of::<Vec<T>>();
+        BOOKKEEPING.fetch_add(size as i64, Ordering::SeqCst);
+        Ledger {
+            chunks: Vec::with_capacity(Self::CHUNKS),
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        if self
+            .chunks
+            .last()
+            .is_none_or(|chunk| chunk.len() == Self::CHUNK)
+        {
+            let size = Self::CHUNK * std::mem::size_of::<T>();
+            BOOKKEEPING.fetch_add(size as i64, Ordering::SeqCst);
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(item);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
     }
 }
 
@@ -211,12 +251,12 @@ async fn client(
     index: usize,
     clock: Clock,
     until: Instant,
-) -> (Vec<Record>, Vec<String>) {
+) -> (Ledger<Record>, Vec<String>) {
     let http = HttpClient::new();
     let mut rng = StdRng::seed_from_u64(seed() ^ (index as u64 + 1));
-    let mut records = Vec::with_capacity(MAX_REQUESTS_PER_CLIENT);
+    let mut records = Ledger::new();
     let mut broken = Vec::new();
-    while Instant::now() < until && records.len() < MAX_REQUESTS_PER_CLIENT {
+    while Instant::now() < until {
         let route = match rng.random_range(0..10) {
             0..4 => Route::Strict,
             4..8 => Route::Soft,
@@ -288,32 +328,29 @@ async fn client(
 struct Timeline(Vec<(u64, bool)>);
 
 impl Timeline {
-    /// Whether the handle said `available` at some moment in `[from, to]`.
+    /// Whether the handle said `available` at some moment in `[from, to]`: a binary search, so
+    /// that a run of millions of requests checks each one quickly.
     fn was(&self, available: bool, from: u64, to: u64) -> bool {
-        let before = self
-            .0
-            .iter()
-            .rev()
-            .find(|(at, _)| *at <= from)
-            .is_some_and(|(_, state)| *state == available);
+        let first_after = self.0.partition_point(|(at, _)| *at <= from);
+        let before = first_after
+            .checked_sub(1)
+            .is_some_and(|i| self.0[i].1 == available);
         before
-            || self
-                .0
+            || self.0[first_after..]
                 .iter()
-                .any(|(at, state)| *at > from && *at <= to && *state == available)
+                .take_while(|(at, _)| *at <= to)
+                .any(|(_, state)| *state == available)
     }
 }
 
-async fn record_timeline(redis: Availability, clock: Clock, until: Instant) -> Timeline {
+async fn record_timeline(redis: Availability, clock: Clock, until: Instant) -> Ledger<(u64, bool)> {
     let mut changes = redis.subscribe();
-    let mut timeline = Vec::with_capacity(10_000);
+    let mut timeline = Ledger::new();
     timeline.push((clock.now(), redis.is_available()));
     while let Ok(Some(reading)) = tokio::time::timeout_at(until.into(), changes.changed()).await {
-        if timeline.len() < timeline.capacity() {
-            timeline.push((clock.now(), reading.is_available()));
-        }
+        timeline.push((clock.now(), reading.is_available()));
     }
-    Timeline(timeline)
+    timeline
 }
 
 // ---- the chaos schedule ----
@@ -436,11 +473,13 @@ async fn watch_redis_clients(url: String, until: Instant) -> (u64, u64) {
     (most, samples)
 }
 
-/// Bytes allocated and not yet freed, by every thread.
+/// Bytes allocated and not yet freed, by every thread, less the test's own records.
 fn live_heap() -> i64 {
     let stats = GLOBAL.stats();
     // `realloc` is already counted in both (as the difference in size).
-    stats.bytes_allocated as i64 - stats.bytes_deallocated as i64
+    stats.bytes_allocated as i64
+        - stats.bytes_deallocated as i64
+        - BOOKKEEPING.load(Ordering::SeqCst)
 }
 
 fn rss_kib() -> u64 {
@@ -516,19 +555,22 @@ async fn flapping_redis_under_load_loses_nothing_hangs_nothing_leaks_nothing() {
         .map(|i| tokio::spawn(client(base.clone(), i, clock, until)))
         .collect();
 
-    let mut records = Vec::new();
+    let mut ledgers = Vec::new();
     let mut broken = Vec::new();
     for load in loads {
-        let (mut r, mut b) = load.await.unwrap();
-        records.append(&mut r);
+        let (records, mut b) = load.await.unwrap();
+        ledgers.push(records);
         broken.append(&mut b);
     }
     let (windows, server) = tokio::task::spawn_blocking(move || chaos.join())
         .await
         .unwrap()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    let timeline = timeline.await.unwrap();
+    // Only once the heap is no longer sampled does the test gather its records in one place.
     let heap = heap.await.unwrap();
+    let timeline = Timeline(timeline.await.unwrap().iter().copied().collect());
+    let records: Vec<Record> = ledgers.iter().flat_map(Ledger::iter).copied().collect();
+    drop(ledgers);
     let (most_clients, client_samples) = clients_seen.await.unwrap();
     let panics = PANICS.load(Ordering::SeqCst);
 

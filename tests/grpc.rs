@@ -9,9 +9,9 @@ use redis_gate_testkit::redis::{RedisServer, free_port};
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -47,8 +47,53 @@ async fn issue(channel: &Channel) -> Result<IssueReply, tonic::Status> {
         .map(tonic::Response::into_inner)
 }
 
+/// The next status a Watch stream reports.
+async fn next_status(watch: &mut tonic::Streaming<HealthCheckResponse>) -> ServingStatus {
+    let message = tokio::time::timeout(DEADLINE, watch.message())
+        .await
+        .expect("a health update in time")
+        .expect("a healthy stream")
+        .expect("a message");
+    ServingStatus::try_from(message.status).unwrap()
+}
+
+/// Reads `watch` until it reports `wanted`; the first updates may predate the monitor's
+/// connection.
+async fn watch_reports(watch: &mut tonic::Streaming<HealthCheckResponse>, wanted: ServingStatus) {
+    for _ in 0..3 {
+        if next_status(watch).await == wanted {
+            return;
+        }
+    }
+    panic!("the watch never reported {wanted:?}");
+}
+
+async fn check(health: &mut HealthClient<Channel>, service: &str) -> ServingStatus {
+    let reply = health
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .expect("check")
+        .into_inner();
+    ServingStatus::try_from(reply.status).unwrap()
+}
+
+async fn watch(
+    health: &mut HealthClient<Channel>,
+    service: &str,
+) -> tonic::Streaming<HealthCheckResponse> {
+    health
+        .watch(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .expect("watch")
+        .into_inner()
+}
+
 #[tokio::test]
-async fn grpc_calls_and_health_watch_follow_redis() {
+async fn grpc_calls_and_health_checks_follow_redis_and_drain() {
     let mut redis = RedisServer::start();
     let bind = format!("127.0.0.1:{}", free_port());
     let server = Spawned::start(
@@ -58,6 +103,7 @@ async fn grpc_calls_and_health_watch_follow_redis() {
             ("BIND_ADDR", &bind),
             ("REDIS_CHECK_INTERVAL_MS", "100"),
             ("REDIS_BACKOFF_MAX_MS", "500"),
+            ("SHUTDOWN_DRAIN_MS", "60000"),
         ],
     );
     assert!(
@@ -71,41 +117,49 @@ async fn grpc_calls_and_health_watch_follow_redis() {
         .await
         .expect("connect to the example");
 
+    // What Kubernetes' `grpc:` probe and `grpc_health_probe` ask by default is the service `""`.
     let mut health = HealthClient::new(channel.clone());
-    let mut watch = health
-        .watch(HealthCheckRequest {
-            service: "demo.Tickets".to_owned(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    let mut next_status = async || {
-        let message = tokio::time::timeout(DEADLINE, watch.message())
-            .await
-            .expect("a health update in time")
-            .expect("a healthy stream")
-            .expect("a message");
-        ServingStatus::try_from(message.status).unwrap()
-    };
-
-    // The first update may come before the monitor connects.
-    let mut status = next_status().await;
-    if status != ServingStatus::Serving {
-        status = next_status().await;
-    }
-    assert_eq!(status, ServingStatus::Serving);
+    let mut named = watch(&mut health, "demo.Tickets").await;
+    let mut overall = watch(&mut health, "").await;
+    watch_reports(&mut named, ServingStatus::Serving).await;
+    watch_reports(&mut overall, ServingStatus::Serving).await;
+    assert_eq!(check(&mut health, "").await, ServingStatus::Serving);
     let reply = issue(&channel).await.expect("a ticket while Redis is up");
     assert!(reply.ticket.starts_with("ada-"));
 
     redis.kill();
-    assert_eq!(next_status().await, ServingStatus::NotServing);
+    assert_eq!(next_status(&mut named).await, ServingStatus::NotServing);
+    assert_eq!(next_status(&mut overall).await, ServingStatus::NotServing);
+    assert_eq!(check(&mut health, "").await, ServingStatus::NotServing);
     let err = issue(&channel)
         .await
         .expect_err("no ticket while Redis is down");
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert!(err.message().contains("redis unavailable"), "{err:?}");
+    // Milliseconds until the next retry, which the 500 ms backoff cap keeps below a second.
+    let pushback: u64 = err
+        .metadata()
+        .get("grpc-retry-pushback-ms")
+        .expect("a retry pushback")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(pushback <= 500, "{pushback}");
 
     redis.restart();
-    assert_eq!(next_status().await, ServingStatus::Serving);
+    assert_eq!(next_status(&mut named).await, ServingStatus::Serving);
+    assert_eq!(next_status(&mut overall).await, ServingStatus::Serving);
     assert!(issue(&channel).await.is_ok());
+
+    // Draining: every service goes NOT_SERVING while Redis stays up and calls still work.
+    server.terminate();
+    assert_eq!(next_status(&mut named).await, ServingStatus::NotServing);
+    assert_eq!(next_status(&mut overall).await, ServingStatus::NotServing);
+    assert_eq!(check(&mut health, "").await, ServingStatus::NotServing);
+    assert_eq!(
+        check(&mut health, "demo.Tickets").await,
+        ServingStatus::NotServing
+    );
+    assert!(issue(&channel).await.is_ok(), "draining is not stopping");
 }

@@ -77,9 +77,15 @@ async fn probe_paths_match_exactly_and_near_misses_are_gated_while_redis_is_down
     odd.expect("GET /ready HTTP/1.1", 503, NOT_READY).await;
     odd.expect("GET /health HTTP/1.1", 200, r#"{"status":"UP"}"#)
         .await;
-    // The query string is not part of the path.
-    odd.expect("GET /ready?verbose=1&x=%00 HTTP/1.1", 503, NOT_READY)
+    // The query string is not part of the path; only `verbose` changes the answer's form.
+    odd.expect("GET /ready?x=%00&probe=k8s HTTP/1.1", 503, NOT_READY)
         .await;
+    odd.expect(
+        "GET /ready?verbose=1&x=%00 HTTP/1.1",
+        503,
+        "[-]redis failed: disconnected\nreadiness check failed\n",
+    )
+    .await;
     odd.expect("GET /health?probe=k8s HTTP/1.1", 200, "UP")
         .await;
     // Absolute form (what a client sends to a proxy): the path is still /ready.

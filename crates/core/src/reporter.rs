@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::status::STARTED_BIT;
+use crate::status::{BEEN_AVAILABLE_BIT, STARTED_BIT};
 use crate::{DEFAULT_NAME, Reading, Snapshot, Status, sanitize_error};
 
 /// The last error of a handle whose writer is gone.
@@ -200,6 +200,7 @@ impl AvailabilityReporter {
             if snapshot.reading == reading && snapshot.started == started && !snapshot.stopped {
                 return false;
             }
+            snapshot.been_available |= snapshot.reading.is_available();
             if snapshot.reading != reading {
                 snapshot.changed_at = Instant::now();
                 #[cfg(feature = "metrics")]
@@ -212,7 +213,13 @@ impl AvailabilityReporter {
 }
 
 fn state_byte(snapshot: &Snapshot) -> u8 {
-    snapshot.reading.bits() | if snapshot.started { STARTED_BIT } else { 0 }
+    let started = if snapshot.started { STARTED_BIT } else { 0 };
+    let been_available = if snapshot.been_available {
+        BEEN_AVAILABLE_BIT
+    } else {
+        0
+    };
+    snapshot.reading.bits() | started | been_available
 }
 
 impl Drop for AvailabilityReporter {
@@ -262,6 +269,13 @@ impl Availability {
     #[inline]
     pub fn is_started(&self) -> bool {
         self.shared.state.load(Ordering::Acquire) & STARTED_BIT != 0
+    }
+
+    /// True once the dependency has been available at least once (see
+    /// [`Snapshot::has_been_available`]): one atomic load.
+    #[inline]
+    pub fn has_been_available(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) & BEEN_AVAILABLE_BIT != 0
     }
 
     /// The dependency's name. Takes the snapshot's read lock briefly.
@@ -601,6 +615,24 @@ mod tests {
             other.availability().is_started(),
             "connecting is a startup decision"
         );
+    }
+
+    #[test]
+    fn having_been_available_is_remembered_through_outages_but_not_overrides() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        reporter.mark_unavailable("maintenance");
+        reporter.set_status(Status::Connected);
+        assert!(
+            !redis.has_been_available(),
+            "held out of service from the start"
+        );
+        reporter.clear_override();
+        assert!(redis.has_been_available());
+        reporter.set_status(Status::Disconnected);
+        reporter.stop();
+        assert!(redis.has_been_available());
+        assert!(redis.snapshot().has_been_available());
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub struct Snapshot {
     pub(crate) next_retry_at: Option<Instant>,
     pub(crate) override_reason: Option<Arc<str>>,
     pub(crate) started: bool,
+    pub(crate) been_available: bool,
     pub(crate) last_check_at: Option<Instant>,
     pub(crate) last_check_latency: Option<Duration>,
     pub(crate) stalled: bool,
@@ -36,6 +37,7 @@ impl Snapshot {
             next_retry_at: None,
             override_reason: None,
             started: false,
+            been_available: false,
             last_check_at: None,
             last_check_latency: None,
             stalled: false,
@@ -103,6 +105,12 @@ impl Snapshot {
     /// waiting and runs degraded. Never false again afterwards.
     pub fn is_started(&self) -> bool {
         self.started
+    }
+
+    /// True once the dependency has been available (connected, not overridden) at least once.
+    /// Never false again afterwards.
+    pub fn has_been_available(&self) -> bool {
+        self.been_available
     }
 
     /// The reason given with [`mark_unavailable`](crate::AvailabilityReporter::mark_unavailable),

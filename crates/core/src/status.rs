@@ -49,6 +49,8 @@ const STATUS_MASK: u8 = 0b0011;
 const OVERRIDE_BIT: u8 = 0b0100;
 /// Shares the handle's atomic byte with the reading, but is not part of it.
 pub(crate) const STARTED_BIT: u8 = 0b1000;
+/// Likewise: set once the reading has been available, and never cleared.
+pub(crate) const BEEN_AVAILABLE_BIT: u8 = 0b1_0000;
 
 /// What a reader saw at one instant: the monitor's [`Status`] and whether an operator override
 /// holds the dependency out of service.
@@ -77,7 +79,15 @@ impl Reading {
         self.0
     }
 
-    pub(crate) const fn new(status: Status, overridden: bool) -> Reading {
+    /// The reading of `status`, with or without an operator override.
+    ///
+    /// ```
+    /// use redis_gate_core::{Reading, Status};
+    ///
+    /// assert!(Reading::new(Status::Connected, false).is_available());
+    /// assert_eq!(Reading::new(Status::Connected, true).as_str(), "maintenance");
+    /// ```
+    pub const fn new(status: Status, overridden: bool) -> Reading {
         Reading(status as u8 | if overridden { OVERRIDE_BIT } else { 0 })
     }
 

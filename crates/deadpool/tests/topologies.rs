@@ -6,7 +6,7 @@ use deadpool_redis::redis::AsyncCommands;
 use redis_gate_core::Status;
 use redis_gate_deadpool::{Backoff, RedisConfig, RedisMonitor, Topology};
 use redis_gate_testkit::poll::eventually;
-use redis_gate_testkit::redis::RedisServer;
+use redis_gate_testkit::redis::{RedisServer, cluster_state, start_cluster};
 use redis_gate_testkit::tls::TestCertificates;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -71,48 +71,9 @@ async fn tls_with_a_custom_ca_is_available_and_a_wrong_ca_fails_cleanly() {
     assert!(monitor.wait_available(DEADLINE).await);
 }
 
-/// Three masters sharing the 16384 slots, the cluster built with CLUSTER commands.
-fn start_cluster() -> Vec<RedisServer> {
-    let nodes: Vec<RedisServer> = (0..3)
-        .map(|_| {
-            RedisServer::builder()
-                .arg("cluster-enabled", "yes")
-                .arg("cluster-config-file", "nodes.conf")
-                .arg("cluster-node-timeout", "1000")
-                .start()
-        })
-        .collect();
-    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
-    for (node, (first, last)) in nodes.iter().zip(ranges) {
-        node.command(&["CLUSTER", "ADDSLOTSRANGE", first, last])
-            .unwrap();
-    }
-    let first_port = nodes[0].port().to_string();
-    for node in &nodes[1..] {
-        node.command(&["CLUSTER", "MEET", "127.0.0.1", &first_port])
-            .unwrap();
-    }
-    nodes
-}
-
-fn cluster_state(node: &RedisServer) -> String {
-    node.command(&["CLUSTER", "INFO"])
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("cluster_state:"))
-        .unwrap_or("")
-        .trim()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn cluster_is_available_while_its_state_is_ok() {
     let mut nodes = start_cluster();
-    let until = Instant::now() + DEADLINE;
-    while nodes.iter().any(|n| cluster_state(n) != "ok") {
-        assert!(Instant::now() < until, "the test cluster never formed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let seeds: Vec<String> = nodes.iter().map(RedisServer::url).collect();
     let config = fast(RedisConfig::cluster(&seeds).unwrap());
     assert_eq!(*config.topology(), Topology::Cluster);

@@ -566,6 +566,51 @@ impl std::fmt::Debug for RedisConnection {
     }
 }
 
+/// Three masters sharing the 16384 slots, joined with `CLUSTER MEET` and polled until every
+/// node says `cluster_state:ok`. Node timeout 1 s, so a killed node fails the cluster quickly.
+///
+/// # Panics
+///
+/// If the cluster does not form within 15 s.
+pub fn start_cluster() -> Vec<RedisServer> {
+    let nodes: Vec<RedisServer> = (0..3)
+        .map(|_| {
+            RedisServer::builder()
+                .arg("cluster-enabled", "yes")
+                .arg("cluster-config-file", "nodes.conf")
+                .arg("cluster-node-timeout", "1000")
+                .start()
+        })
+        .collect();
+    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+    for (node, (first, last)) in nodes.iter().zip(ranges) {
+        node.command(&["CLUSTER", "ADDSLOTSRANGE", first, last])
+            .expect("assign slots");
+    }
+    let first_port = nodes[0].port().to_string();
+    for node in &nodes[1..] {
+        node.command(&["CLUSTER", "MEET", "127.0.0.1", &first_port])
+            .expect("join the cluster");
+    }
+    let until = Instant::now() + Duration::from_secs(15);
+    while nodes.iter().any(|node| cluster_state(node) != "ok") {
+        assert!(Instant::now() < until, "the test cluster never formed");
+        thread::sleep(Duration::from_millis(50));
+    }
+    nodes
+}
+
+/// The node's `cluster_state` from `CLUSTER INFO` (`ok`, `fail`), or empty if it does not answer.
+pub fn cluster_state(node: &RedisServer) -> String {
+    node.command(&["CLUSTER", "INFO"])
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("cluster_state:"))
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
 /// A server that starts on a background thread after a delay, from
 /// [`RedisServerBuilder::start_after`]. Its port and URL are known at once.
 ///

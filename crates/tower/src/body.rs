@@ -192,6 +192,17 @@ pub(crate) fn json_response<B: BodyFromBytes>(status: StatusCode, json: Bytes) -
     res
 }
 
+/// A plain-text response written by a layer, likewise.
+pub(crate) fn text_response<B: BodyFromBytes>(status: StatusCode, text: Bytes) -> Response<B> {
+    let mut res = Response::new(B::from_bytes(text));
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    let plain = HeaderValue::from_static("text/plain; charset=utf-8");
+    headers.insert(CONTENT_TYPE, plain);
+    headers.insert(CACHE_CONTROL, no_store());
+    res
+}
+
 /// `value` as a JSON string literal, quotes included.
 pub(crate) fn json_string(value: &str) -> String {
     serde_json::Value::from(value).to_string()

@@ -12,17 +12,30 @@
 //!
 //! Readiness answers `200 {"status":"UP","ready":true,"checks":{"redis":"UP"}}` when every check
 //! is available, `503 {"status":"NOT_READY","ready":false,...}` when a required one is not, and
-//! `200 {"status":"DEGRADED","ready":true,...}` when only optional ones are down. Probe paths
-//! answer `GET` and `HEAD`; other methods get `405` with `Allow: GET, HEAD`. Paths match exactly:
-//! `/ready/`, `//ready` and `/READY` are not probe paths and go to the inner service. Every probe
-//! response carries `Cache-Control: no-store`.
+//! `200 {"status":"DEGRADED","ready":true,...}` when only optional ones are down. With `?verbose`
+//! it answers the same status in plain text, a line per check and a verdict, as Kubernetes'
+//! `/readyz?verbose` does:
+//!
+//! ```text
+//! [+]redis ok
+//! [-]cache failed: disconnected (optional)
+//! readiness check passed: degraded
+//! ```
+//!
+//! Probe paths answer `GET` and `HEAD`; other methods get `405` with `Allow: GET, HEAD`. Paths
+//! match exactly: `/ready/`, `//ready` and `/READY` are not probe paths and go to the inner
+//! service; other query strings are ignored. Every probe response carries
+//! `Cache-Control: no-store`.
 //!
 //! Whether Redis belongs in readiness at all is a trade-off: every replica shares it, so when it
 //! goes down a readiness check that requires it takes the whole fleet out of the load balancer at
-//! once. Require it only when the service is useless without it; otherwise make the check
-//! [`optional`](ReadinessProbeLayer::optional) and gate the routes that need Redis with
-//! `RequireRedis`. Liveness never depends on Redis: restarting a healthy process does not bring
-//! Redis back.
+//! once. Gate routes, not pods: [`require`](ReadinessProbeLayer::require) it only when the service
+//! is useless without it; [`require_at_startup`](ReadinessProbeLayer::require_at_startup) keeps a
+//! new replica out until it has reached Redis once and then reports later outages as `DEGRADED`;
+//! [`optional`](ReadinessProbeLayer::optional) never fails readiness. Gate the routes that need
+//! Redis with `RequireRedis` either way. Liveness never depends on Redis: restarting a healthy
+//! process does not bring Redis back, and `RequireRedis` lets the probe's default paths through
+//! even when it is layered outside the probe.
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -70,13 +83,14 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http::header::{ALLOW, AUTHORIZATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use redis_gate_core::{Availability, Snapshot};
+use redis_gate_core::{Availability, Reading, Snapshot};
 use serde_json::json;
 use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::{json_response, json_string, no_store};
+use crate::body::{json_response, json_string, no_store, text_response};
 use crate::{BodyFromBytes, ResponseFuture};
 
 /// The liveness paths a new [`ReadinessProbeLayer`] answers.
@@ -89,6 +103,15 @@ pub const DEFAULT_STARTUP_PATHS: [&str; 1] = ["/startup"];
 pub const DEFAULT_DETAILS_PATH: &str = "/health/dependencies";
 
 const LIVENESS_BODY: &[u8] = br#"{"status":"UP"}"#;
+
+/// True for the paths a new [`ReadinessProbeLayer`] answers (and the conventional details
+/// path), which `RequireRedis` lets through by default.
+pub(crate) fn is_default_path(path: &str) -> bool {
+    DEFAULT_LIVENESS_PATHS.contains(&path)
+        || DEFAULT_READINESS_PATHS.contains(&path)
+        || DEFAULT_STARTUP_PATHS.contains(&path)
+        || path == DEFAULT_DETAILS_PATH
+}
 
 /// Layer that applies [`ReadinessProbe`]. See the [module docs](self) for the defaults.
 #[derive(Clone)]
@@ -124,26 +147,92 @@ struct Probe {
 /// readiness answers `503 {"status":"DRAINING",...}` while liveness stays `200` and every other
 /// route keeps working. Cheap to clone; get one from [`ReadinessProbeLayer::drain_handle`].
 #[derive(Clone, Debug, Default)]
-pub struct Drain(Arc<AtomicBool>);
+pub struct Drain(Arc<DrainState>);
+
+#[derive(Debug, Default)]
+struct DrainState {
+    draining: AtomicBool,
+    started: Notify,
+}
 
 impl Drain {
     /// Starts draining. It cannot be undone: a draining process is on its way out.
     pub fn start(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.draining.store(true, Ordering::Release);
+        self.0.started.notify_waiters();
     }
 
     /// True once draining has started.
     pub fn is_draining(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.draining.load(Ordering::Acquire)
+    }
+
+    /// Resolves once draining has started (at once if it has), for whatever else must follow
+    /// it, such as gRPC health statuses.
+    pub async fn started(&self) {
+        loop {
+            // Registered before the check, so a `start` in between is not missed.
+            let started = self.0.started.notified();
+            if self.is_draining() {
+                return;
+            }
+            started.await;
+        }
     }
 }
 
 #[derive(Clone)]
 struct Check {
     availability: Availability,
-    required: bool,
-    /// The check's name as a JSON string, quotes included.
+    policy: Policy,
+    /// The check's name, and as a JSON string, quotes included.
+    name: Box<str>,
     json_name: Box<str>,
+}
+
+/// How a check counts for readiness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Policy {
+    Required,
+    Optional,
+    /// Required until the dependency has been available once, optional afterwards.
+    RequiredAtStartup,
+}
+
+impl Policy {
+    fn as_str(self) -> &'static str {
+        match self {
+            Policy::Required => "required",
+            Policy::Optional => "optional",
+            Policy::RequiredAtStartup => "required_at_startup",
+        }
+    }
+}
+
+/// One check as readiness sees it at one instant.
+#[derive(Clone, Copy)]
+struct Seen {
+    up: bool,
+    required: bool,
+    reading: Reading,
+}
+
+impl Check {
+    /// Reads the handle once. The "has been available" bit is read before the reading, so a
+    /// dependency coming up in between is seen up, never down-but-optional.
+    fn see(&self) -> Seen {
+        let required = match self.policy {
+            Policy::Required => true,
+            Policy::Optional => false,
+            Policy::RequiredAtStartup => !self.availability.has_been_available(),
+        };
+        let reading = self.availability.reading();
+        Seen {
+            up: reading.is_available(),
+            required,
+            reading,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -175,14 +264,26 @@ impl ReadinessProbeLayer {
 
     /// Adds a required check: readiness fails while `availability` is unavailable. The check is
     /// named after the handle (`"redis"` by default).
+    ///
+    /// Every replica that requires the same Redis leaves the load balancer when it blips; see
+    /// [`require_at_startup`](Self::require_at_startup) for the alternative.
     pub fn require(self, availability: Availability) -> Self {
-        self.check(availability, true)
+        self.check(availability, Policy::Required)
     }
 
     /// Adds an optional check: while `availability` is down readiness stays `200` but says
     /// `DEGRADED`.
     pub fn optional(self, availability: Availability) -> Self {
-        self.check(availability, false)
+        self.check(availability, Policy::Optional)
+    }
+
+    /// Adds a check that is required until the dependency has been available once, and
+    /// optional afterwards: a new replica takes no traffic before it has reached Redis, but a
+    /// later Redis outage leaves every replica in the load balancer (`200 DEGRADED`) instead of
+    /// emptying the fleet at once. Gate the routes that need Redis with `RequireRedis`; they
+    /// still answer `503` during the outage.
+    pub fn require_at_startup(self, availability: Availability) -> Self {
+        self.check(availability, Policy::RequiredAtStartup)
     }
 
     /// Replaces the liveness paths; an empty list turns liveness off.
@@ -249,12 +350,13 @@ impl ReadinessProbeLayer {
         self
     }
 
-    fn check(mut self, availability: Availability, required: bool) -> Self {
-        let json_name = json_string(&availability.name()).into();
+    fn check(mut self, availability: Availability, policy: Policy) -> Self {
+        let name = availability.name();
         Arc::make_mut(&mut self.probe).checks.push(Check {
+            json_name: json_string(&name).into(),
+            name: (*name).into(),
             availability,
-            required,
-            json_name,
+            policy,
         });
         self
     }
@@ -312,9 +414,20 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.probe.endpoint(&req) {
             None => ResponseFuture::inner(self.inner.call(req)),
-            Some(endpoint) => ResponseFuture::early(self.probe.answer(endpoint, req.method())),
+            Some(endpoint) => ResponseFuture::early(self.probe.answer(endpoint, &req)),
         }
     }
+}
+
+/// True when the query asks for the readable report: `verbose`, `verbose=1`, `verbose=true`
+/// (any value but `0` and `false`) among its parameters. Anything else is ignored.
+fn is_verbose(query: Option<&str>) -> bool {
+    query.is_some_and(|query| {
+        query.split('&').any(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            key == "verbose" && !matches!(value, "0" | "false")
+        })
+    })
 }
 
 /// The bit of [`Probe::lengths`] for `path`.
@@ -364,7 +477,8 @@ impl Probe {
         scheme.eq_ignore_ascii_case(b"bearer ") && bool::from(token.ct_eq(expected))
     }
 
-    fn answer<B: BodyFromBytes>(&self, endpoint: Endpoint, method: &Method) -> Response<B> {
+    fn answer<B: BodyFromBytes, R>(&self, endpoint: Endpoint, req: &Request<R>) -> Response<B> {
+        let method = req.method();
         if method != Method::GET && method != Method::HEAD {
             let mut res = Response::new(B::from_bytes(Bytes::new()));
             *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -373,27 +487,31 @@ impl Probe {
             headers.insert(http::header::CACHE_CONTROL, no_store());
             return res;
         }
+        let head = method == Method::HEAD;
         let (status, json) = match endpoint {
             Endpoint::Liveness => (StatusCode::OK, Bytes::from_static(LIVENESS_BODY)),
+            Endpoint::Readiness if is_verbose(req.uri().query()) => {
+                let (status, text) = self.readiness_text();
+                return text_response(status, if head { Bytes::new() } else { text });
+            }
             Endpoint::Readiness => self.readiness(),
             Endpoint::Startup => self.startup(),
             Endpoint::Details => (StatusCode::OK, self.details()),
         };
-        if method == Method::HEAD {
-            return json_response(status, Bytes::new());
-        }
-        json_response(status, json)
+        json_response(status, if head { Bytes::new() } else { json })
     }
 
-    /// The readiness verdict for `up`, one entry per check in order.
-    fn verdict(&self, up: &[bool]) -> (StatusCode, &'static str, bool) {
-        let down = |required: bool| {
-            self.checks
-                .iter()
-                .zip(up)
-                .any(|(check, up)| check.required == required && !up)
-        };
-        if down(true) {
+    /// Each check once, so the verdict and the list agree even mid-transition.
+    fn see(&self) -> Vec<Seen> {
+        self.checks.iter().map(Check::see).collect()
+    }
+
+    /// The readiness verdict: status code, word, and whether it counts as ready.
+    fn verdict(&self, seen: &[Seen]) -> (StatusCode, &'static str, bool) {
+        let down = |required: bool| seen.iter().any(|s| s.required == required && !s.up);
+        if self.drain.is_draining() {
+            (StatusCode::SERVICE_UNAVAILABLE, "DRAINING", false)
+        } else if down(true) {
             (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", false)
         } else if down(false) {
             (StatusCode::OK, "DEGRADED", true)
@@ -403,18 +521,8 @@ impl Probe {
     }
 
     fn readiness(&self) -> (StatusCode, Bytes) {
-        // Read each handle once, so the verdict and the list agree even mid-transition.
-        let up: Vec<bool> = self
-            .checks
-            .iter()
-            .map(|check| check.availability.is_available())
-            .collect();
-        let (status, word, ready) = if self.drain.is_draining() {
-            (StatusCode::SERVICE_UNAVAILABLE, "DRAINING", false)
-        } else {
-            self.verdict(&up)
-        };
-
+        let seen = self.see();
+        let (status, word, ready) = self.verdict(&seen);
         let mut json = BytesMut::with_capacity(64 + 24 * self.checks.len());
         json.extend_from_slice(br#"{"status":""#);
         json.extend_from_slice(word.as_bytes());
@@ -423,15 +531,40 @@ impl Probe {
         } else {
             br#"","ready":false,"checks":{"#
         });
-        for (i, (check, up)) in self.checks.iter().zip(&up).enumerate() {
+        for (i, (check, seen)) in self.checks.iter().zip(&seen).enumerate() {
             if i > 0 {
                 json.extend_from_slice(b",");
             }
             json.extend_from_slice(check.json_name.as_bytes());
-            json.extend_from_slice(if *up { br#":"UP""# } else { br#":"DOWN""# });
+            json.extend_from_slice(if seen.up { br#":"UP""# } else { br#":"DOWN""# });
         }
         json.extend_from_slice(b"}}");
         (status, json.freeze())
+    }
+
+    /// Readiness for people, as Kubernetes' `/readyz?verbose` writes it: a line per check, then
+    /// the verdict. Status words only, never an error text.
+    fn readiness_text(&self) -> (StatusCode, Bytes) {
+        use std::fmt::Write;
+        let seen = self.see();
+        let (status, word, _) = self.verdict(&seen);
+        let mut text = String::new();
+        for (check, seen) in self.checks.iter().zip(&seen) {
+            if seen.up {
+                let _ = writeln!(text, "[+]{} ok", check.name);
+            } else {
+                let optional = if seen.required { "" } else { " (optional)" };
+                let reason = seen.reading.as_str();
+                let _ = writeln!(text, "[-]{} failed: {reason}{optional}", check.name);
+            }
+        }
+        text.push_str(match word {
+            "UP" => "readiness check passed\n",
+            "DEGRADED" => "readiness check passed: degraded\n",
+            "DRAINING" => "[-]drain failed: draining\nreadiness check failed: draining\n",
+            _ => "readiness check failed\n",
+        });
+        (status, Bytes::from(text))
     }
 
     /// `200` once every check has made its startup decision, `503` until then.
@@ -448,26 +581,23 @@ impl Probe {
     }
 
     fn details(&self) -> Bytes {
+        let seen = self.see();
         let snapshots: Vec<Snapshot> = self
             .checks
             .iter()
             .map(|check| check.availability.snapshot())
             .collect();
-        let up: Vec<bool> = snapshots.iter().map(Snapshot::is_available).collect();
-        let (_, word, ready) = if self.drain.is_draining() {
-            (StatusCode::SERVICE_UNAVAILABLE, "DRAINING", false)
-        } else {
-            self.verdict(&up)
-        };
+        let (_, word, ready) = self.verdict(&seen);
         let checks: serde_json::Map<String, serde_json::Value> = self
             .checks
             .iter()
-            .zip(&snapshots)
-            .map(|(check, snap)| {
+            .zip(seen.iter().zip(&snapshots))
+            .map(|(check, (seen, snap))| {
                 let detail = json!({
                     "status": snap.reading().as_str(),
                     "available": snap.is_available(),
-                    "required": check.required,
+                    "required": seen.required,
+                    "policy": check.policy.as_str(),
                     "attempts": snap.attempts(),
                     "lastError": snap.last_error(),
                     "connectedForSeconds": snap.uptime().map(|d| d.as_secs()),
@@ -509,11 +639,7 @@ impl<S: fmt::Debug> fmt::Debug for ReadinessProbe<S> {
 
 impl fmt::Debug for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let checks: Vec<_> = self
-            .checks
-            .iter()
-            .map(|c| (&*c.json_name, c.required))
-            .collect();
+        let checks: Vec<_> = self.checks.iter().map(|c| (&*c.name, c.policy)).collect();
         f.debug_struct("Probe")
             .field("liveness", &self.liveness)
             .field("readiness", &self.readiness)

@@ -36,19 +36,24 @@
 //! # }
 //! ```
 
+mod grpc;
+mod json;
+mod retry;
+
 use std::fmt;
 use std::ops::RangeInclusive;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{CACHE_CONTROL, RETRY_AFTER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use redis_gate_core::{Availability, Reading, Status};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::{json_response, json_string, no_store};
+use self::json::JsonBodies;
+use self::retry::RetryPolicy;
+use crate::body::{json_response, no_store};
 use crate::{BodyFromBytes, ResponseFuture};
 
 /// The error message of the default body.
@@ -60,10 +65,16 @@ pub const DEFAULT_ERROR_CODE: &str = "REDIS_UNAVAILABLE";
 /// `503` with `Retry-After` at once while it is not.
 ///
 /// Defaults: `Retry-After` is the number of seconds until the monitor's next scheduled retry,
-/// clamped to `1..=30`; the body is
+/// rounded up and clamped to `1..=30`; the body is
 /// `{"error":"Service Temporarily Unavailable","errorCode":"REDIS_UNAVAILABLE","status":"<status>","retryAfter":<n>}`
 /// where `<status>` is `connecting`, `disconnected`, `failed`, or `maintenance` while an operator
-/// override is in force. The body never carries the handle's last error.
+/// override is in force. The body never carries the handle's last error. gRPC requests get
+/// `grpc-status: 14` with `grpc-retry-pushback-ms`, the same wait in milliseconds.
+///
+/// The probe's default paths (`/health`, `/health/live`, `/ready`, `/healthz`, `/health/ready`,
+/// `/startup`, `/health/dependencies`) always pass, so liveness never depends on Redis even with
+/// the gate outside [`ReadinessProbeLayer`](crate::ReadinessProbeLayer);
+/// [`gate_probe_paths`](Self::gate_probe_paths) turns that off.
 #[derive(Clone)]
 pub struct RequireRedisLayer {
     // Shared with every service the layer builds: applying the layer is one reference count.
@@ -98,7 +109,7 @@ impl Rejection {
     }
 }
 
-type Responder = Arc<dyn Fn(&Rejection) -> Response<Bytes> + Send + Sync>;
+type Responder = Arc<dyn Fn(&Rejection) -> Response<bytes::Bytes> + Send + Sync>;
 
 #[derive(Clone)]
 struct Gate {
@@ -107,17 +118,13 @@ struct Gate {
     /// rejection only bumps it.
     #[cfg(feature = "metrics")]
     rejections: metrics::Counter,
-    retry_after: RetryAfter,
+    retry: RetryPolicy,
     exempt: Vec<Exempt>,
+    exempt_probe_paths: bool,
     error: Arc<str>,
     error_code: Arc<str>,
     body: Body,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RetryAfter {
-    UntilNextRetry { min: u64, max: u64 },
-    Fixed(u64),
+    grpc: grpc::Messages,
 }
 
 #[derive(Clone, Debug)]
@@ -132,38 +139,48 @@ enum Body {
     Custom(Responder),
 }
 
-/// The default JSON rejections. Each (status word, `Retry-After`) pair is built once, on first
-/// use, and shared afterwards, so a rejection allocates nothing but its header map.
-struct JsonBodies {
-    /// The JSON up to and including `"retryAfter":`, one per status word.
-    heads: [Bytes; 4],
-    /// The `Retry-After` value of the first cached slot of each word.
-    first: u64,
-    /// Cached values per word; seconds outside the cached span are built per request.
-    span: u64,
-    cached: Box<[OnceLock<(Bytes, HeaderValue)>]>,
-}
+/// The readings a rejection can show, one per status word (the words are
+/// [`Reading::as_str`]'s); [`slot`] finds a reading's place.
+const SHOWN: [Reading; 4] = [
+    Reading::new(Status::Connecting, false),
+    Reading::new(Status::Disconnected, false),
+    Reading::new(Status::Failed, false),
+    Reading::new(Status::Connected, true),
+];
 
-/// At most this many `Retry-After` values are cached per status word.
-const CACHED_SECONDS: u64 = 64;
+/// The index in [`SHOWN`] of the word a rejection shows for `reading`. A handler that found
+/// Redis failing while the handle still says connected gets `disconnected`.
+fn slot(reading: Reading) -> usize {
+    if reading.is_overridden() {
+        return 3;
+    }
+    match reading.status() {
+        Status::Connecting => 0,
+        Status::Connected | Status::Disconnected => 1,
+        Status::Failed => 2,
+    }
+}
 
 impl RequireRedisLayer {
     /// Gate on `availability`, with the default response.
     pub fn new(availability: Availability) -> Self {
-        let retry_after = RetryAfter::UntilNextRetry { min: 1, max: 30 };
-        let (first, last) = retry_after.bounds();
+        let retry = RetryPolicy::DEFAULT;
+        let (first, last) = retry.header_bounds();
         let body = JsonBodies::new(DEFAULT_ERROR, DEFAULT_ERROR_CODE, first, last);
+        let name = availability.name();
         RequireRedisLayer {
             gate: Arc::new(Gate {
                 #[cfg(feature = "metrics")]
                 rejections: metrics::counter!(
                     "redis_gate_rejections_total",
-                    "dependency" => availability.name().to_string(),
+                    "dependency" => name.to_string(),
                     "layer" => "require_redis",
                 ),
+                grpc: grpc::Messages::new(&name),
                 availability,
-                retry_after,
+                retry,
                 exempt: Vec::new(),
+                exempt_probe_paths: true,
                 error: DEFAULT_ERROR.into(),
                 error_code: DEFAULT_ERROR_CODE.into(),
                 body: Body::Json(Arc::new(body)),
@@ -185,19 +202,31 @@ impl RequireRedisLayer {
         self
     }
 
-    /// Bounds the default `Retry-After` (seconds until the monitor's next retry). The lower bound
-    /// is raised to 1 if lower, and the upper bound to the lower if it is below it.
+    /// Bounds the wait announced until the monitor's next retry, in seconds (default `0..=30`):
+    /// `Retry-After` within the range but never below 1, `grpc-retry-pushback-ms` within it in
+    /// milliseconds. An upper bound below the lower one is raised to it.
     pub fn retry_after_range(mut self, range: RangeInclusive<u64>) -> Self {
-        let min = (*range.start()).max(1);
-        let max = (*range.end()).max(min);
-        self.gate_mut().retry_after = RetryAfter::UntilNextRetry { min, max };
+        let gate = self.gate_mut();
+        gate.retry = gate.retry.until_next_retry(*range.start(), *range.end());
         self.rebuild_body();
         self
     }
 
-    /// Always answers `Retry-After: seconds` (at least 1).
+    /// Always announces `seconds` (at least 1), whatever the monitor's schedule.
     pub fn retry_after_fixed(mut self, seconds: u64) -> Self {
-        self.gate_mut().retry_after = RetryAfter::Fixed(seconds.max(1));
+        let gate = self.gate_mut();
+        gate.retry = gate.retry.fixed(seconds);
+        self.rebuild_body();
+        self
+    }
+
+    /// Adds up to `seconds` at random to every announced wait (default 0: none, so bodies stay
+    /// byte-for-byte stable), so clients rejected together do not come back in one burst when
+    /// Redis returns. The range's upper bound still holds; `retryAfter` in the body always
+    /// equals the header.
+    pub fn retry_after_jitter(mut self, seconds: u64) -> Self {
+        let gate = self.gate_mut();
+        gate.retry = gate.retry.jitter(seconds);
         self.rebuild_body();
         self
     }
@@ -213,6 +242,14 @@ impl RequireRedisLayer {
     pub fn exempt_prefix(mut self, prefix: &str) -> Self {
         let prefix = prefix.trim_end_matches('/');
         self.gate_mut().exempt.push(Exempt::Prefix(prefix.into()));
+        self
+    }
+
+    /// Gates the probe's default paths like any other. By default they pass, so that a gate
+    /// layered outside the probe cannot turn liveness into a Redis check (and an orchestrator
+    /// into a restart storm); use this when those paths are your own routes that need Redis.
+    pub fn gate_probe_paths(mut self) -> Self {
+        self.gate_mut().exempt_probe_paths = false;
         self
     }
 
@@ -235,7 +272,7 @@ impl RequireRedisLayer {
     /// ```
     pub fn respond_with<F>(mut self, responder: F) -> Self
     where
-        F: Fn(&Rejection) -> Response<Bytes> + Send + Sync + 'static,
+        F: Fn(&Rejection) -> Response<bytes::Bytes> + Send + Sync + 'static,
     {
         self.gate_mut().body = Body::Custom(Arc::new(responder));
         self
@@ -257,7 +294,7 @@ impl RequireRedisLayer {
         if let Body::Custom(_) = gate.body {
             return;
         }
-        let (first, last) = gate.retry_after.bounds();
+        let (first, last) = gate.retry.header_bounds();
         let bodies = JsonBodies::new(&gate.error, &gate.error_code, first, last);
         gate.body = Body::Json(Arc::new(bodies));
     }
@@ -316,43 +353,35 @@ where
         if reading.is_available() || self.gate.is_exempt(req.uri().path()) {
             ResponseFuture::inner(self.inner.call(req))
         } else {
-            ResponseFuture::early(self.gate.reject(reading, is_grpc(&req)))
+            ResponseFuture::early(self.gate.reject(reading, grpc::is_grpc(&req)))
         }
     }
 }
 
 impl Gate {
     fn is_exempt(&self, path: &str) -> bool {
-        self.exempt.iter().any(|exempt| match exempt {
-            Exempt::Exact(exact) => path == &**exact,
-            Exempt::Prefix(prefix) => path
-                .strip_prefix(&**prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
-        })
-    }
-
-    fn retry_after(&self) -> u64 {
-        match self.retry_after {
-            RetryAfter::Fixed(seconds) => seconds,
-            RetryAfter::UntilNextRetry { min, max } => {
-                let seconds = self.availability.retry_in().map_or(min, |wait| {
-                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-                });
-                seconds.clamp(min, max)
-            }
-        }
+        (self.exempt_probe_paths && crate::probe::is_default_path(path))
+            || self.exempt.iter().any(|exempt| match exempt {
+                Exempt::Exact(exact) => path == &**exact,
+                Exempt::Prefix(prefix) => path
+                    .strip_prefix(&**prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+            })
     }
 
     fn reject<B: BodyFromBytes>(&self, reading: Reading, grpc: bool) -> Response<B> {
         #[cfg(feature = "metrics")]
         self.rejections.increment(1);
-        let retry_after = self.retry_after();
+        let until = self.availability.retry_in();
         if grpc {
-            return grpc_unavailable(reading, retry_after);
+            return self
+                .grpc
+                .unavailable(slot(reading), self.retry.millis(until));
         }
+        let retry_after = self.retry.seconds(until);
         match &self.body {
             Body::Json(bodies) => {
-                let (json, value) = bodies.get(word_index(reading), retry_after);
+                let (json, value) = bodies.get(slot(reading), retry_after);
                 let mut res = json_response(StatusCode::SERVICE_UNAVAILABLE, json);
                 res.headers_mut().insert(RETRY_AFTER, value);
                 res
@@ -372,106 +401,6 @@ impl Gate {
                 }
                 res
             }
-        }
-    }
-}
-
-/// True for gRPC requests (`content-type: application/grpc`, `application/grpc+proto`, ...).
-fn is_grpc<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
-}
-
-/// A gRPC client expects gRPC errors, not HTTP ones: HTTP 200 with `grpc-status: 14`
-/// (UNAVAILABLE) in a trailers-only response, and a retry pushback in place of `Retry-After`.
-fn grpc_unavailable<B: BodyFromBytes>(reading: Reading, retry_after: u64) -> Response<B> {
-    const MESSAGES: [&str; 4] = [
-        "redis unavailable: connecting",
-        "redis unavailable: disconnected",
-        "redis unavailable: failed",
-        "redis unavailable: maintenance",
-    ];
-    let mut res = Response::new(B::from_bytes(Bytes::new()));
-    let headers = res.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert("grpc-status", HeaderValue::from_static("14"));
-    headers.insert(
-        "grpc-message",
-        HeaderValue::from_static(MESSAGES[word_index(reading)]),
-    );
-    headers.insert(
-        "grpc-retry-pushback-ms",
-        HeaderValue::from(retry_after.saturating_mul(1000)),
-    );
-    res
-}
-
-/// The status words a rejection can carry, in the order of [`JsonBodies`]' heads.
-const WORDS: [&str; 4] = ["connecting", "disconnected", "failed", "maintenance"];
-
-fn word_index(reading: Reading) -> usize {
-    if reading.is_overridden() {
-        return 3;
-    }
-    match reading.status() {
-        Status::Connecting => 0,
-        // Connected only when a handler found Redis failing before the monitor did.
-        Status::Connected | Status::Disconnected => 1,
-        Status::Failed => 2,
-    }
-}
-
-impl JsonBodies {
-    fn new(error: &str, error_code: &str, first: u64, last: u64) -> JsonBodies {
-        let error = json_string(error);
-        let error_code = json_string(error_code);
-        let head = |word: &str| {
-            Bytes::from(format!(
-                r#"{{"error":{error},"errorCode":{error_code},"status":"{word}","retryAfter":"#
-            ))
-        };
-        let span = (last - first + 1).min(CACHED_SECONDS);
-        JsonBodies {
-            heads: WORDS.map(head),
-            first,
-            span,
-            cached: (0..span * WORDS.len() as u64)
-                .map(|_| OnceLock::new())
-                .collect(),
-        }
-    }
-
-    /// The body and `Retry-After` value for status word `word` and `seconds`.
-    fn get(&self, word: usize, seconds: u64) -> (Bytes, HeaderValue) {
-        match seconds.checked_sub(self.first).filter(|o| *o < self.span) {
-            Some(offset) => {
-                let slot = &self.cached[word * self.span as usize + offset as usize];
-                slot.get_or_init(|| self.build(word, seconds)).clone()
-            }
-            None => self.build(word, seconds),
-        }
-    }
-
-    fn build(&self, word: usize, seconds: u64) -> (Bytes, HeaderValue) {
-        let head = &self.heads[word];
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(seconds);
-        // Exact capacity: freezing then hands the buffer over without reallocating.
-        let mut json = BytesMut::with_capacity(head.len() + digits.len() + 1);
-        json.extend_from_slice(head);
-        json.extend_from_slice(digits.as_bytes());
-        json.extend_from_slice(b"}");
-        (json.freeze(), HeaderValue::from(seconds))
-    }
-}
-
-impl RetryAfter {
-    /// The smallest and largest value this policy can give.
-    fn bounds(self) -> (u64, u64) {
-        match self {
-            RetryAfter::UntilNextRetry { min, max } => (min, max),
-            RetryAfter::Fixed(seconds) => (seconds, seconds),
         }
     }
 }
@@ -497,8 +426,9 @@ impl fmt::Debug for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gate")
             .field("availability", &self.availability)
-            .field("retry_after", &self.retry_after)
+            .field("retry", &self.retry)
             .field("exempt", &self.exempt)
+            .field("exempt_probe_paths", &self.exempt_probe_paths)
             .field("error_code", &self.error_code)
             .field("custom_response", &matches!(self.body, Body::Custom(_)))
             .finish()
@@ -509,6 +439,7 @@ impl fmt::Debug for Gate {
 mod tests {
     use std::time::{Duration, Instant};
 
+    use bytes::Bytes;
     use http_body::Body as _;
     use http_body_util::{BodyExt, Full};
     use redis_gate_core::AvailabilityReporter;
@@ -721,6 +652,97 @@ mod tests {
         assert_eq!(res.headers()["content-type"], "application/grpc");
         assert!(res.headers().get("retry-after").is_none());
         assert!(res.body().is_end_stream(), "trailers-only: no body frames");
+
+        // A blip of 300 ms is pushed back by 300 ms, not rounded up to a whole second.
+        reporter.record_failure("refused", Some(Instant::now() + Duration::from_millis(300)));
+        let req = Request::post("/pkg.Service/Method")
+            .header("content-type", "application/grpc")
+            .body(())
+            .unwrap();
+        let res = layer
+            .layer(service_fn(|_req: Request<()>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+            }))
+            .oneshot(req)
+            .await
+            .unwrap();
+        let pushback: u64 = res.headers()["grpc-retry-pushback-ms"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=300).contains(&pushback), "{pushback}");
+    }
+
+    #[tokio::test]
+    async fn grpc_messages_name_the_dependency() {
+        let reporter = AvailabilityReporter::new("sessions");
+        reporter.set_status(Status::Failed);
+        let layer = RequireRedisLayer::new(reporter.availability());
+        let res: Reply = layer.gate.reject(reporter.reading(), true);
+        assert_eq!(
+            res.headers()["grpc-message"],
+            "sessions unavailable: failed"
+        );
+    }
+
+    #[tokio::test]
+    async fn probe_paths_pass_the_gate_unless_told_otherwise() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Disconnected);
+        let layer = RequireRedisLayer::new(reporter.availability());
+        for path in [
+            "/health",
+            "/health/live",
+            "/ready",
+            "/healthz",
+            "/health/ready",
+            "/startup",
+            "/health/dependencies",
+        ] {
+            assert_eq!(send(&layer, path).await.1, 1, "{path}");
+        }
+        for path in ["/health/", "/healthx", "/api/health"] {
+            assert_eq!(send(&layer, path).await.1, 0, "{path}");
+        }
+        let strict = layer.gate_probe_paths();
+        assert_eq!(send(&strict, "/health").await.1, 0);
+    }
+
+    #[tokio::test]
+    async fn jitter_spreads_retry_after_and_the_body_always_agrees() {
+        let reporter = AvailabilityReporter::default();
+        reporter.set_status(Status::Disconnected);
+        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_jitter(4);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            reporter.record_failure(
+                "refused",
+                Some(Instant::now() + Duration::from_millis(1500)),
+            );
+            let (res, _) = send(&layer, "/").await;
+            let header: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((2..=6).contains(&header), "{header}");
+            let body = body_text(res).await;
+            assert!(
+                body.ends_with(&format!(r#""retryAfter":{header}}}"#)),
+                "{body}"
+            );
+            seen.insert(header);
+        }
+        assert!(seen.len() >= 4, "jitter spreads the answers: {seen:?}");
+
+        // Off by default: the same wait gives the same bytes.
+        reporter.record_failure("refused", None);
+        let plain = RequireRedisLayer::new(reporter.availability());
+        let first = body_text(send(&plain, "/").await.0).await;
+        for _ in 0..20 {
+            assert_eq!(body_text(send(&plain, "/").await.0).await, first);
+        }
     }
 
     #[tokio::test]

@@ -8,14 +8,20 @@
 //! Environment: the monitor's `REDIS_*` variables (see the README); `BIND_ADDR` (default
 //! `127.0.0.1:3000`); `APP_ENV` (`production` fails closed unless `REDIS_FAIL_CLOSED=false`, and
 //! requires a Redis configuration; anything else runs degraded and falls back to
-//! `redis://127.0.0.1:6379` with one warning); `LOG_FORMAT` (`pretty` or `json`); `RUST_LOG`;
-//! `SHUTDOWN_DRAIN_MS` (default 5000: how long readiness says `DRAINING` after SIGTERM before the
-//! server stops accepting); `HEALTH_DETAILS_TOKEN`.
+//! `redis://127.0.0.1:6379` with one warning); `READINESS_REDIS` (`required`, the default,
+//! `optional` or `startup`: how Redis counts for readiness); `HEADER_READ_TIMEOUT_MS` (default
+//! 10000: a connection that has not sent a whole request head in time is closed);
+//! `LOG_FORMAT` (`pretty` or `json`); `RUST_LOG` (default `info,redis=error,redis_gate=info`: our own events, not
+//! the Redis client's internals); `SHUTDOWN_DRAIN_MS` (default 5000: how long readiness says
+//! `DRAINING` after SIGTERM before the server stops accepting); `HEALTH_DETAILS_TOKEN`.
+//!
+//! It serves HTTP/1.1 and HTTP/2 (cleartext) with `TCP_NODELAY` on every connection; see
+//! `serve.rs`.
 //!
 //! | route | gate |
 //! |---|---|
 //! | `GET /health` | liveness, never looks at Redis |
-//! | `GET /ready`, `GET /healthz` | readiness, Redis required |
+//! | `GET /ready`, `GET /healthz` | readiness, Redis required (see `READINESS_REDIS`); `?verbose` for text |
 //! | `GET /startup` | startup: 503 until the monitor's startup decision, then 200 |
 //! | `GET /health/dependencies` | details (behind `HEALTH_DETAILS_TOKEN` when set: 404 without it) |
 //! | `GET /metrics` | Prometheus text format |
@@ -23,23 +29,25 @@
 //! | `GET /api/v1/cache/{key}` | soft: `x-cache: hit`, `miss`, or `bypass` while Redis is down |
 //! | `PUT /api/v1/cache/{key}` | strict |
 
+mod serve;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router, ServiceExt};
+use axum::{Extension, Json, Router};
 use metrics::{Counter, counter};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rand::RngCore;
 use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
 use redis_gate::{
-    CheckRedisLayer, ConfigError, GatedPool, ReadinessProbeLayer, Reading, RedisConfig,
-    RedisConnection, RedisMonitor, RequireRedisLayer, StartupPolicy,
+    Availability, CheckRedisLayer, ConfigError, GatedPool, ReadinessProbeLayer, Reading,
+    RedisConfig, RedisConnection, RedisMonitor, RequireRedisLayer, StartupPolicy,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -47,6 +55,9 @@ use tower::ServiceBuilder;
 use tracing::{error, info, warn};
 
 const DEVELOPMENT_URL: &str = "redis://127.0.0.1:6379";
+/// Our own events at `info`; the Redis client's internals (reconnect chatter during a cluster
+/// outage) only when they are errors. Start from this when you set `RUST_LOG`.
+const DEFAULT_LOG_FILTER: &str = "info,redis=error,redis_gate=info";
 const TICKET_TTL_SECONDS: u64 = 60;
 const CACHE_TTL_SECONDS: u64 = 300;
 /// The pretend cost of computing a value without the cache.
@@ -112,14 +123,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let drain_for = match env("SHUTDOWN_DRAIN_MS").map(|ms| ms.parse::<u64>()) {
-        None => Duration::from_millis(5000),
-        Some(Ok(ms)) => Duration::from_millis(ms),
-        Some(Err(_)) => {
-            error!(
-                error = "SHUTDOWN_DRAIN_MS is not valid: a whole number of milliseconds",
-                "config_invalid"
-            );
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            error!(error = err.as_str(), "config_invalid");
             return ExitCode::from(2);
         }
     };
@@ -156,8 +163,9 @@ async fn main() -> ExitCode {
             }
         });
     }
-    let mut probe = ReadinessProbeLayer::new()
-        .require(redis.clone())
+    let mut probe = settings
+        .readiness
+        .add_to(ReadinessProbeLayer::new(), redis.clone())
         .details_path("/health/dependencies");
     if let Some(token) = env("HEALTH_DETAILS_TOKEN") {
         probe = probe.details_token(&token);
@@ -193,26 +201,81 @@ async fn main() -> ExitCode {
     info!(addr = %addr, "server_listening");
     println!("listening on http://{addr}");
 
-    let served = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
-        .with_graceful_shutdown(async move {
+    let drain_for = settings.drain_for;
+    serve::serve(
+        listener,
+        service,
+        settings.header_read_timeout,
+        async move {
             shutdown_signal().await;
             // Readiness says DRAINING at once, so the load balancer stops sending new traffic
             // while everything keeps working; only then does the server stop accepting.
             drain.start();
             info!(drain_ms = drain_for.as_millis() as u64, "server_draining");
             tokio::time::sleep(drain_for).await;
-        })
-        .await;
+        },
+    )
+    .await;
+    // Kept alive until here: a dropped monitor would make the handle say Redis is unavailable.
     monitor.shutdown().await;
-    match served {
-        Ok(()) => {
-            info!("server_stopped");
-            ExitCode::SUCCESS
+    info!("server_stopped");
+    ExitCode::SUCCESS
+}
+
+/// The demo's own settings, beside the monitor's `REDIS_*` ones.
+struct Settings {
+    readiness: Readiness,
+    header_read_timeout: Duration,
+    drain_for: Duration,
+}
+
+/// How Redis counts for readiness (`READINESS_REDIS`).
+#[derive(Clone, Copy)]
+enum Readiness {
+    Required,
+    Optional,
+    Startup,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings, String> {
+        let readiness = match env("READINESS_REDIS").as_deref() {
+            None | Some("required") => Readiness::Required,
+            Some("optional") => Readiness::Optional,
+            Some("startup") => Readiness::Startup,
+            Some(other) => {
+                return Err(format!(
+                    "READINESS_REDIS={other:?} is not valid: required (the default), optional, \
+                     or startup (required until Redis has been up once)"
+                ));
+            }
+        };
+        Ok(Settings {
+            readiness,
+            header_read_timeout: millis("HEADER_READ_TIMEOUT_MS", 10_000)?,
+            drain_for: millis("SHUTDOWN_DRAIN_MS", 5000)?,
+        })
+    }
+}
+
+impl Readiness {
+    fn add_to(self, probe: ReadinessProbeLayer, redis: Availability) -> ReadinessProbeLayer {
+        match self {
+            Readiness::Required => probe.require(redis),
+            Readiness::Optional => probe.optional(redis),
+            Readiness::Startup => probe.require_at_startup(redis),
         }
-        Err(err) => {
-            error!(error = %err, "server_failed");
-            ExitCode::from(1)
-        }
+    }
+}
+
+/// A duration in milliseconds from `name`, or `default` when it is unset.
+fn millis(name: &str, default: u64) -> Result<Duration, String> {
+    match env(name) {
+        None => Ok(Duration::from_millis(default)),
+        Some(ms) => ms
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("{name}={ms:?} is not valid: a whole number of milliseconds")),
     }
 }
 
@@ -367,7 +430,7 @@ fn env(name: &str) -> Option<String> {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
