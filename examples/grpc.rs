@@ -18,8 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use redis_gate::deadpool_redis::redis::AsyncCommands;
-use redis_gate::tonic_health::HealthMirror;
-use redis_gate::{Drain, GatedPool, RedisConfig, RedisMonitor, RequireRedisLayer};
+use redis_gate::{Drain, GatedPool, HealthMirror, RedisConfig, RedisMonitor, RequireRedisLayer};
 use tonic::body::Body;
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};

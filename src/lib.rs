@@ -26,31 +26,30 @@
 
 #[doc(inline)]
 pub use redis_gate_core::{
-    Availability, AvailabilityReporter, DEFAULT_NAME, Reading, Snapshot, Status, Subscription,
+    Availability, AvailabilityReporter, Backoff, CheckError, CheckErrorKind, DEFAULT_NAME,
+    MonitorSettings, Reading, Snapshot, StartupPolicy, Status, Subscription, redact,
     sanitize_error,
 };
 
 #[cfg(feature = "tower")]
 #[doc(inline)]
 pub use redis_gate_tower::{
-    BodyFromBytes, CheckRedis, CheckRedisLayer, GateBody, ReadinessProbe, ReadinessProbeLayer,
-    Rejection, RequireRedis, RequireRedisLayer, ResponseFuture, check, probe, require,
+    BodyFromBytes, CheckRedis, CheckRedisLayer, DEFAULT_DETAILS_PATH, DEFAULT_ERROR,
+    DEFAULT_ERROR_CODE, DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS,
+    Drain, GateBody, ReadinessProbe, ReadinessProbeLayer, Rejection, RequireRedis,
+    RequireRedisLayer, ResponseFuture,
 };
 
 #[cfg(feature = "tonic-health")]
 #[doc(inline)]
-pub use redis_gate_tower::tonic_health;
-
-#[cfg(feature = "tower")]
-#[doc(inline)]
-pub use redis_gate_tower::Drain;
+pub use redis_gate_tower::{HealthMirror, mirror_health};
 
 #[cfg(feature = "deadpool")]
 #[doc(inline)]
 pub use redis_gate_deadpool::{
-    Backoff, ConfigError, ConnectionError, GatedPool, ProbeError, ProbeErrorKind, RedisConfig,
-    RedisConnection, RedisMonitor, RedisPool, Source, StartError, StartupPolicy, Timeouts,
-    Topology, deadpool_redis, ping,
+    BuildError, ConfigError, ConnectionError, DataNodes, GatedPool, Node, PooledConnection,
+    RedisConfig, RedisMonitor, RedisPool, SentinelBuilder, Source, StartError, Timeouts, Topology,
+    deadpool_redis, ping,
 };
 
 #[cfg(all(doctest, feature = "tower", feature = "deadpool"))]

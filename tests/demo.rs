@@ -101,7 +101,7 @@ async fn demo_serves_degrades_and_recovers_across_a_redis_outage() {
     for line in [
         "redis_gate_available{dependency=\"redis\"} 0",
         "redis_gate_rejections_total{dependency=\"redis\",layer=\"require_redis\"} 2",
-        "redis_gate_connect_failures_total{dependency=\"redis\",reason=\"connection\"}",
+        "redis_gate_check_failures_total{dependency=\"redis\",reason=\"connection\"}",
         "redis_gate_transitions_total{dependency=\"redis\",from=\"connected\",to=\"disconnected\"} 1",
         "demo_cache_requests_total{result=\"bypass\"} 1",
     ] {
@@ -204,7 +204,7 @@ async fn startup_metrics_and_protected_details() {
         "redis_gate_transitions_total{dependency=\"redis\",from=\"connecting\",to=\"connected\"} 1",
         "demo_cache_requests_total{result=\"hit\"} 1",
         "demo_cache_requests_total{result=\"miss\"} 1",
-        "redis_gate_probe_duration_seconds_bucket{dependency=\"redis\",le=",
+        "redis_gate_check_duration_seconds_bucket{dependency=\"redis\",le=",
     ];
     // The exporter folds histogram samples in when it renders: poll until a check has landed.
     let until = Instant::now() + DEADLINE;

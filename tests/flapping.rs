@@ -141,7 +141,7 @@ impl App {
     /// Runs `op` on a pooled connection within the Redis timeout; `None` if that fails.
     async fn with_redis<T>(
         &self,
-        op: impl AsyncFnOnce(&mut redis_gate::RedisConnection) -> redis::RedisResult<T>,
+        op: impl AsyncFnOnce(&mut redis_gate::PooledConnection) -> redis::RedisResult<T>,
     ) -> Option<T> {
         let work = async {
             let mut conn = self.pool.get().await.ok()?;
@@ -521,17 +521,13 @@ async fn flapping_redis_under_load_loses_nothing_hangs_nothing_leaks_nothing() {
     let server = RedisServer::start();
     let direct_url = server.url();
     let proxy = Arc::new(FaultProxy::start(server.addr()).await);
-    let config = RedisConfig::from_url(&proxy.redis_url())
-        .unwrap()
-        .pool_size(POOL_SIZE)
-        .pool_wait_timeout(REDIS_TIMEOUT)
-        .check_interval(CHECK_INTERVAL)
-        .response_timeout(REDIS_TIMEOUT)
-        .connect_timeout(Duration::from_millis(500))
-        .backoff(Backoff::new(
-            Duration::from_millis(50),
-            Duration::from_millis(500),
-        ));
+    let mut config = RedisConfig::from_url(&proxy.redis_url()).unwrap();
+    config.pool_size = POOL_SIZE;
+    config.timeouts.pool_wait = REDIS_TIMEOUT;
+    config.timeouts.response = REDIS_TIMEOUT;
+    config.timeouts.connect = Duration::from_millis(500);
+    config.monitor.check_interval = CHECK_INTERVAL;
+    config.monitor.backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(500));
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
     let redis = monitor.availability();

@@ -17,9 +17,8 @@ const DEADLINE: Duration = Duration::from_secs(10);
 /// The mistake a new user made: the monitor lives in the helper that builds the app, and is
 /// dropped when it returns. `calls` counts the gated handler's calls.
 async fn build_app(url: &str, calls: Arc<AtomicUsize>) -> Router {
-    let config = RedisConfig::from_url(url)
-        .unwrap()
-        .check_interval(Duration::from_millis(100));
+    let mut config = RedisConfig::from_url(url).unwrap();
+    config.monitor.check_interval = Duration::from_millis(100);
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
     let redis = monitor.availability();

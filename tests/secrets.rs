@@ -200,13 +200,13 @@ async fn no_password_or_token_shows_in_any_output_of_the_demo_or_the_cli() {
     // What was scanned holds the places where a password would have shown.
     let all = seen.all();
     for expected in [
-        ":***@",                             // redacted URLs, in logs and `config`
-        "redis_config",                      // the demo's startup log line
-        "redis_connection_lost",             // the outage
-        "authentication failed",             // the wrong password, in logs and details
-        "\"lastError\"",                     // the details body
-        "REDIS_URL=",                        // the configuration errors
-        "redis_gate_connect_failures_total", // the metrics
+        ":***@",                           // redacted URLs, in logs and `config`
+        "redis_config",                    // the demo's startup log line
+        "redis_connection_lost",           // the outage
+        "authentication failed",           // the wrong password, in logs and details
+        "\"lastError\"",                   // the details body
+        "REDIS_URL=",                      // the configuration errors
+        "redis_gate_check_failures_total", // the metrics
     ] {
         assert!(
             all.contains(expected),

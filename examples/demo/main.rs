@@ -46,8 +46,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rand::RngCore;
 use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
 use redis_gate::{
-    Availability, CheckRedisLayer, ConfigError, GatedPool, ReadinessProbeLayer, Reading,
-    RedisConfig, RedisConnection, RedisMonitor, RequireRedisLayer, StartupPolicy,
+    Availability, CheckRedisLayer, ConfigError, GatedPool, PooledConnection, ReadinessProbeLayer,
+    Reading, RedisConfig, RedisMonitor, RequireRedisLayer, StartupPolicy,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -103,7 +103,7 @@ async fn main() -> ExitCode {
     ];
     let metrics = match PrometheusBuilder::new()
         .set_buckets_for_metric(
-            Matcher::Full("redis_gate_probe_duration_seconds".to_owned()),
+            Matcher::Full("redis_gate_check_duration_seconds".to_owned()),
             &buckets,
         )
         .and_then(PrometheusBuilder::install_recorder)
@@ -139,7 +139,7 @@ async fn main() -> ExitCode {
         }
     };
 
-    let redis_timeout = config.timeouts().response;
+    let redis_timeout = config.timeouts.response;
     let monitor = match RedisMonitor::start(config).await {
         Ok(monitor) => monitor,
         // The monitor has logged `redis_connect_fatal` or `redis_config_invalid`.
@@ -289,8 +289,9 @@ fn redis_config(production: bool) -> Result<RedisConfig, ConfigError> {
         other => other?,
     };
     // Production fails closed unless told otherwise: a task without Redis should not take traffic.
+    let mut config = config;
     if production && env("REDIS_FAIL_CLOSED").is_none() {
-        return Ok(config.startup_policy(StartupPolicy::FailClosed));
+        config.monitor.startup = StartupPolicy::FailClosed;
     }
     Ok(config)
 }
@@ -396,7 +397,7 @@ impl App {
     /// unavailable, slow, or answered with an error.
     async fn with_redis<T>(
         &self,
-        op: impl AsyncFnOnce(&mut RedisConnection) -> redis::RedisResult<T>,
+        op: impl AsyncFnOnce(&mut PooledConnection) -> redis::RedisResult<T>,
     ) -> Option<T> {
         let work = async {
             let mut conn = self.redis.get().await.ok()?;

@@ -30,7 +30,9 @@ const VARIABLES: &[&str] = &[
     "REDIS_POOL_SIZE",
     "REDIS_BACKOFF_INITIAL_MS",
     "REDIS_BACKOFF_MAX_MS",
+    "REDIS_WRITE_CHECK",
     "REDIS_WRITE_PROBE",
+    "REDIS_STALL_TIMEOUT_MS",
     "REDIS_SENTINEL_URLS",
     "REDIS_SENTINEL_MASTER",
     "REDIS_CLUSTER_URLS",
@@ -73,7 +75,7 @@ struct Input<'a> {
 
 fn outputs(result: &Result<RedisConfig, ConfigError>) -> Vec<String> {
     match result {
-        Ok(cfg) => vec![cfg.to_string(), format!("{cfg:?}"), cfg.redacted_url()],
+        Ok(cfg) => vec![cfg.to_string(), format!("{cfg:?}"), cfg.warnings().join("\n")],
         Err(err) => vec![err.to_string(), format!("{err:?}")],
     }
 }

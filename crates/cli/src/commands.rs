@@ -6,7 +6,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use redis_gate_deadpool::{ConfigError, ProbeError, ProbeErrorKind, RedisConfig};
+use redis_gate_core::{CheckError, CheckErrorKind};
+use redis_gate_deadpool::{ConfigError, Node, RedisConfig};
 use serde_json::json;
 
 use crate::args::{Cli, Command};
@@ -87,42 +88,43 @@ fn describe_config_error(err: &ConfigError, url_from_flag: bool) -> String {
     }
 }
 
+/// The resolved settings. The URL is the configuration's `Display`, secrets masked; user names
+/// show there (and only where the URL has a password too: a lone one may be a token).
 fn print_config(config: &RedisConfig, as_json: bool) {
+    let topology = config.topology();
+    let nodes: Vec<String> = topology.nodes().iter().map(Node::address).collect();
+    let first = &topology.nodes()[0];
     if as_json {
         let settings = json!({
             "url": config.to_string(),
-            "scheme": config.scheme(),
-            "host": config.host(),
-            "port": config.port(),
-            "db": config.db(),
+            "topology": topology.as_str(),
+            "scheme": first.scheme(),
+            "host": first.host(),
+            "port": first.port(),
+            "db": topology.db(),
             "tls": config.is_tls(),
-            "username": config.username(),
             "source": config.source().as_str(),
-            "topology": config.topology().as_str(),
-            "nodes": config.nodes(),
+            "nodes": nodes,
             "warnings": config.warnings(),
         });
         println!("{settings:#}");
         return;
     }
-    let none = || "(none)".to_owned();
     println!("url: {config}");
-    println!("scheme: {}", config.scheme());
-    println!("host: {}", config.host());
+    println!("topology: {}", topology.as_str());
+    println!("scheme: {}", first.scheme());
+    println!("host: {}", first.host());
     println!(
         "port: {}",
-        config.port().map_or_else(none, |p| p.to_string())
+        first
+            .port()
+            .map_or_else(|| "(none)".to_owned(), |p| p.to_string())
     );
-    println!("db: {}", config.db());
+    println!("db: {}", topology.db());
     println!("tls: {}", config.is_tls());
-    println!(
-        "username: {}",
-        config.username().map_or_else(none, str::to_owned)
-    );
     println!("source: {}", config.source().as_str());
-    println!("topology: {}", config.topology().as_str());
-    if !config.nodes().is_empty() {
-        println!("nodes: {}", config.nodes().join(","));
+    if nodes.len() > 1 || !matches!(topology.as_str(), "standalone") {
+        println!("nodes: {}", nodes.join(","));
     }
 }
 
@@ -132,10 +134,7 @@ async fn ping(config: &RedisConfig, timeout: Duration) -> Outcome {
             println!("PONG in {:.2} ms", latency.as_secs_f64() * 1000.0);
             Outcome::Ok
         }
-        Err(err) => {
-            eprintln!("redis-gate: redis at {config} not available: {err}");
-            failure(&err)
-        }
+        Err(err) => failure(config, &err),
     }
 }
 
@@ -144,7 +143,7 @@ async fn ping(config: &RedisConfig, timeout: Duration) -> Outcome {
 async fn wait(config: &RedisConfig, timeout: Duration) -> Outcome {
     let started = Instant::now();
     let mut interval = WAIT_FIRST_INTERVAL;
-    let mut last_error: Option<ProbeError> = None;
+    let mut last_error: Option<CheckError> = None;
     loop {
         let budget = timeout
             .saturating_sub(started.elapsed())
@@ -155,13 +154,10 @@ async fn wait(config: &RedisConfig, timeout: Duration) -> Outcome {
                 println!("redis ready after {waited:.1} s");
                 return Outcome::Ok;
             }
-            Err(err) if err.kind() == ProbeErrorKind::Config => {
-                eprintln!("redis-gate: redis at {config} not available: {err}");
-                return Outcome::BadConfig;
-            }
+            Err(err) if err.kind() == CheckErrorKind::Config => return failure(config, &err),
             // An attempt that the deadline cut short tells less than the one before it.
             Err(err)
-                if err.kind() == ProbeErrorKind::Timeout
+                if err.kind() == CheckErrorKind::Timeout
                     && budget < WAIT_ATTEMPT_TIMEOUT
                     && last_error.is_some() => {}
             Err(err) => {
@@ -183,12 +179,15 @@ async fn wait(config: &RedisConfig, timeout: Duration) -> Outcome {
     }
 }
 
-/// A client that cannot use the settings is a configuration problem; anything else means Redis
-/// is not available.
-fn failure(err: &ProbeError) -> Outcome {
-    if err.kind() == ProbeErrorKind::Config {
+/// Says why the check failed and how that ends: settings that cannot work (a certificate that
+/// does not verify, TLS spoken to a plain server) are a configuration problem, exit 2; anything
+/// else means Redis is not available, exit 1.
+fn failure(config: &RedisConfig, err: &CheckError) -> Outcome {
+    if err.kind() == CheckErrorKind::Config {
+        eprintln!("redis-gate: cannot use redis at {config}: {err}");
         Outcome::BadConfig
     } else {
+        eprintln!("redis-gate: redis at {config} not available: {err}");
         Outcome::Unavailable
     }
 }

@@ -67,10 +67,9 @@ fn config_json_prints_every_setting_with_the_password_masked() {
             "port": 6380,
             "db": 2,
             "tls": true,
-            "username": "app",
             "source": "REDIS_URL",
             "topology": "standalone",
-            "nodes": [],
+            "nodes": ["cache.internal:6380"],
             "warnings": [],
         })
     );
@@ -95,7 +94,6 @@ fn config_json_reports_components_nulls_and_warnings() {
     let settings: Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
     assert_eq!(settings["url"], "redis://:***@cache:6390/3");
     assert_eq!(settings["source"], "components");
-    assert_eq!(settings["username"], Value::Null);
     assert_eq!(settings["tls"], false);
     assert_eq!(
         settings["warnings"],
@@ -114,14 +112,13 @@ fn config_prints_one_setting_per_line_and_warnings_on_stderr() {
     assert_eq!(
         run.stdout,
         "url: redis://:***@cache:6379/1\n\
+         topology: standalone\n\
          scheme: redis\n\
          host: cache\n\
          port: 6379\n\
          db: 1\n\
          tls: false\n\
-         username: (none)\n\
-         source: REDIS_URL\n\
-         topology: standalone\n"
+         source: REDIS_URL\n"
     );
     assert_eq!(
         run.stderr,
@@ -383,9 +380,171 @@ fn ping_and_wait_work_over_tls_with_a_custom_ca() {
     // is a configuration problem (exit 2), not a Redis outage.
     let untrusted = redis_gate(&["ping"], &env[..1]);
     assert_eq!(untrusted.code, 2, "{untrusted:#?}");
+    assert_eq!(
+        untrusted.stderr,
+        format!(
+            "redis-gate: cannot use redis at {}/0: TLS handshake failed: the server's \
+             certificate is not signed by a CA the system trusts (set REDIS_TLS_CA_FILE to the \
+             CA that signed it)\n",
+            server.url()
+        )
+    );
+}
+
+#[test]
+fn a_certificate_from_another_ca_or_for_another_host_says_which() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let certs = TestCertificates::generate(dir.path());
+    let other = tempfile::tempdir().expect("a temporary directory");
+    let elsewhere = TestCertificates::generate_for(other.path(), &["cache.internal"]);
+    let server = RedisServer::builder()
+        .tls(&elsewhere.cert, &elsewhere.key, &elsewhere.ca)
+        .start();
+    let url = server.url();
+
+    // Verified against a CA that did not sign it.
+    let wrong_ca = certs.ca.to_string_lossy().into_owned();
+    let run = redis_gate(
+        &["ping"],
+        &[("REDIS_URL", &url), ("REDIS_TLS_CA_FILE", &wrong_ca)],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: TLS handshake failed: the server's \
+             certificate is not signed by the CA in REDIS_TLS_CA_FILE\n"
+        )
+    );
+
+    // Signed by the right CA, but for cache.internal, not for 127.0.0.1.
+    let right_ca = elsewhere.ca.to_string_lossy().into_owned();
+    let run = redis_gate(
+        &["ping"],
+        &[("REDIS_URL", &url), ("REDIS_TLS_CA_FILE", &right_ca)],
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: TLS handshake failed: the server's \
+             certificate does not name the host 127.0.0.1 (connect by a name the certificate \
+             lists)\n"
+        )
+    );
+}
+
+#[test]
+fn tls_and_plain_redis_spoken_to_each_other_say_which_scheme_to_use() {
+    let plain = RedisServer::start();
+    let url = format!("rediss://127.0.0.1:{}", plain.port());
+    let run = redis_gate(&["ping", "--timeout", "2s"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: TLS handshake failed: 127.0.0.1:{} \
+             speaks plain Redis, not TLS; use redis:// instead of rediss://\n",
+            plain.port()
+        )
+    );
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let certs = TestCertificates::generate(dir.path());
+    let tls = RedisServer::builder()
+        .tls(&certs.cert, &certs.key, &certs.ca)
+        .start();
+    let url = format!("redis://127.0.0.1:{}", tls.port());
+    let run = redis_gate(&["ping", "--timeout", "2s"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: 127.0.0.1:{} speaks TLS and hung up on \
+             plain Redis; use rediss:// instead of redis://\n",
+            tls.port()
+        )
+    );
+}
+
+#[test]
+fn a_password_with_an_unencoded_slash_is_reported_as_such_and_masked() {
+    let url = format!("redis://app:{PASSWORD}/x@cache:6379/0");
+    let run = redis_gate(&["config"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        "redis-gate: REDIS_URL=\"redis://app:***@cache:6379/0\" is not valid: the password seems \
+         to contain a reserved character (/, ?, # or @): percent-encode it in the URL (/ as %2F, \
+         ? as %3F, # as %23, @ as %40), or give it unencoded in REDIS_AUTH_TOKEN\n"
+    );
+    run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn a_token_written_where_the_user_name_goes_is_masked_and_warned_about() {
+    let url = format!("redis://{PASSWORD}@127.0.0.1:{}", free_port());
+    let run = redis_gate(&["config"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 0, "{run:#?}");
     assert!(
-        untrusted.stderr.contains("TLS handshake failed"),
-        "{untrusted:#?}"
+        run.stdout.starts_with("url: redis://***@127.0.0.1:"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        run.stderr,
+        "redis-gate: warning: REDIS_URL has a user name but no password (redis://***@host), so \
+         it is sent as a user name; for a password, write redis://:PASSWORD@host\n"
+    );
+    run.assert_never_shows(PASSWORD);
+    let ping = redis_gate(&["ping", "--timeout", "2s"], &[("REDIS_URL", &url)]);
+    assert_eq!(ping.code, 1, "{ping:#?}");
+    ping.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn servers_of_the_wrong_kind_are_named_as_such() {
+    let plain = RedisServer::start();
+    // A cluster seed that is not in cluster mode: Redis's own message.
+    let run = redis_gate(&["ping"], &[("REDIS_CLUSTER_URLS", &plain.url())]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.ends_with(
+            "not available: redis replied with an error: ERR This instance has cluster support \
+             disabled\n"
+        ),
+        "{run:#?}"
+    );
+
+    // A sentinel address that is a plain server: reachable, but of the wrong kind.
+    let sentinel = format!("127.0.0.1:{}", plain.port());
+    let run = redis_gate(
+        &["ping"],
+        &[
+            ("REDIS_SENTINEL_URLS", &sentinel),
+            ("REDIS_SENTINEL_MASTER", "mymaster"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.ends_with(
+            "not available: not a sentinel: the server named as a sentinel does not know the \
+             SENTINEL command (point REDIS_SENTINEL_URLS at the sentinels, usually port 26379)\n"
+        ),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn a_host_that_does_not_resolve_is_named() {
+    let run = redis_gate(
+        &["ping"],
+        &[("REDIS_URL", "redis://no-such-host.invalid:6379")],
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        "redis-gate: redis at redis://no-such-host.invalid:6379/0 not available: cannot resolve \
+         the host name no-such-host.invalid: no such host\n"
     );
 }
 
@@ -411,9 +570,6 @@ fn config_reports_the_topology_and_its_nodes() {
 
     let run = redis_gate(&["config"], &[("REDIS_CLUSTER_URLS", "n1:7000,n2:7001")]);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(
-        run.stdout
-            .contains("topology: cluster\nnodes: n1:7000,n2:7001\n"),
-        "{run:#?}"
-    );
+    assert!(run.stdout.contains("topology: cluster\n"), "{run:#?}");
+    assert!(run.stdout.ends_with("nodes: n1:7000,n2:7001\n"), "{run:#?}");
 }

@@ -22,20 +22,30 @@
 //! assert_eq!(redis.status(), Status::Connected);
 //! ```
 //!
+//! It also holds what any monitor of any dependency shares: [`MonitorSettings`] (check interval,
+//! fall and rise, [`Backoff`], [`StartupPolicy`], stall timeout), the classified [`CheckError`],
+//! and [`redact`], the one function that decides what a secret looks like.
+//!
 //! This crate knows nothing about Redis or HTTP; the layers live in `redis-gate-tower` and the
-//! monitor in `redis-gate-deadpool`.
+//! Redis monitor in `redis-gate-deadpool`.
 
 #![forbid(unsafe_code)]
 
+mod backoff;
+mod check;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod reporter;
 mod sanitize;
+mod settings;
 mod snapshot;
 mod status;
 
+pub use backoff::Backoff;
+pub use check::{CheckError, CheckErrorKind};
 pub use reporter::{Availability, AvailabilityReporter, Subscription};
-pub use sanitize::sanitize_error;
+pub use sanitize::{redact, sanitize_error};
+pub use settings::{MonitorSettings, StartupPolicy};
 pub use snapshot::Snapshot;
 pub use status::{Reading, Status};
 

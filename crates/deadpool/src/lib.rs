@@ -1,28 +1,32 @@
-//! A Redis monitor on a deadpool-redis pool that keeps a redis-gate availability handle true,
-//! and the configuration it reads from the environment.
+//! A Redis monitor on a deadpool pool of Redis connections that keeps a redis-gate
+//! availability handle true, and the configuration it reads from the environment.
 //!
-//! - [`RedisConfig`] says where Redis is (`REDIS_URL`, or `REDIS_HOST` and friends) and how to
-//!   watch it; bad settings give a [`ConfigError`] that names the variable and masks passwords.
-//! - [`RedisMonitor`] connects eagerly, applies the [`StartupPolicy`], checks Redis on its own
-//!   connection, reconnects with [`Backoff`], and writes what it sees to the handle that the
-//!   Tower layers read.
+//! - [`RedisConfig`] says where Redis is (`REDIS_URL`, or `REDIS_HOST` and friends, Sentinel or
+//!   Cluster) and how to watch it; bad settings give a [`ConfigError`] that names the variable,
+//!   masks secrets and says what would be valid.
+//! - [`RedisMonitor`] connects eagerly, applies the startup policy, checks Redis on its own
+//!   connection, reconnects with backoff, and writes what it sees to the handle that the Tower
+//!   layers read; [`GatedPool`] hands out [`PooledConnection`]s that fail fast while Redis is
+//!   down.
 //! - [`ping`] is one check, for command-line tools and container health checks.
 //!
 //! This crate knows Redis but not HTTP.
 
 #![forbid(unsafe_code)]
 
-mod backoff;
+mod check;
 mod config;
+mod connect;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod monitor;
 mod pool;
-mod probe;
 
-pub use backoff::Backoff;
-pub use config::{ConfigError, RedisConfig, Source, StartupPolicy, Timeouts, Topology};
+pub use check::ping;
+pub use config::{
+    ConfigError, DataNodes, Node, RedisConfig, SentinelBuilder, Source, Timeouts, Topology,
+};
+pub use connect::BuildError;
 pub use deadpool_redis;
 pub use monitor::{ConnectionError, GatedPool, RedisMonitor, StartError};
-pub use pool::{RedisConnection, RedisPool};
-pub use probe::{ProbeError, ProbeErrorKind, ping};
+pub use pool::{PooledConnection, RedisPool};

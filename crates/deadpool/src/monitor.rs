@@ -7,14 +7,17 @@ use std::time::{Duration, Instant};
 use deadpool_redis::{PoolError, TimeoutType};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use redis_gate_core::{Availability, AvailabilityReporter, Reading, Status};
+use redis_gate_core::{
+    Availability, AvailabilityReporter, CheckError, CheckErrorKind, Reading, StartupPolicy, Status,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::pool::{RedisConnection, RedisPool};
-use crate::probe::{ProbeError, ProbeErrorKind, Prober};
-use crate::{RedisConfig, StartupPolicy};
+use crate::RedisConfig;
+use crate::check::RedisCheck;
+use crate::connect::BuildError;
+use crate::pool::{PooledConnection, RedisPool};
 
 /// How often, at most, a summary of ongoing connection failures is logged.
 const FAILURE_SUMMARY_EVERY: Duration = Duration::from_secs(60);
@@ -24,7 +27,7 @@ const FAILURE_SUMMARY_EVERY: Duration = Duration::from_secs(60);
 pub enum StartError {
     /// The settings cannot be used by the Redis client or the pool. No connection was tried.
     #[error("redis configuration rejected: {0}")]
-    Config(String),
+    Config(#[from] BuildError),
     /// [`StartupPolicy::FailClosed`] and Redis did not answer within the startup timeout.
     #[error("redis not available within {} ms: {last_error}", waited.as_millis())]
     Unavailable {
@@ -90,7 +93,7 @@ impl PoolFailures {
 
 impl GatedPool {
     /// A pooled connection, or an error at once while Redis is unavailable.
-    pub async fn get(&self) -> Result<RedisConnection, ConnectionError> {
+    pub async fn get(&self) -> Result<PooledConnection, ConnectionError> {
         let reading = self.availability.reading();
         if !reading.is_available() {
             return Err(ConnectionError::Unavailable(reading));
@@ -143,7 +146,7 @@ impl std::fmt::Debug for GatedPool {
 /// `Failed` with the last error `monitor stopped` (readiness `503`, `RequireRedis` `503`,
 /// [`GatedPool::get`] failing fast), and one `redis_monitor_stopped` event is logged (at error
 /// level, unless it was an explicit `shutdown()`). A monitor that completes no check within its
-/// [stall timeout](RedisConfig::stall_timeout) makes the handle say `Failed` with
+/// [stall timeout](redis_gate_core::MonitorSettings::stall_timeout) makes the handle say `Failed` with
 /// `monitor stalled` until its checks complete again.
 ///
 /// ```no_run
@@ -176,10 +179,6 @@ impl RedisMonitor {
     pub async fn start(config: RedisConfig) -> Result<RedisMonitor, StartError> {
         info!(
             topology = config.topology().as_str(),
-            scheme = config.scheme(),
-            host = config.host(),
-            port = config.port(),
-            db = config.db(),
             tls = config.is_tls(),
             source = config.source().as_str(),
             url = %config,
@@ -188,16 +187,13 @@ impl RedisMonitor {
         for warning in config.warnings() {
             warn!(warning = warning.as_str(), "redis_config_warning");
         }
-        let config_error = |err: String| {
-            error!(reason = err.as_str(), "redis_config_invalid");
+        let (target, pool) = crate::connect::connect(&config).map_err(|err| {
+            error!(reason = %err, "redis_config_invalid");
             StartError::Config(err)
-        };
-        let prober = Prober::new(&config).map_err(|err| config_error(err.to_string()))?;
-        let pool = RedisPool::build(&config).map_err(config_error)?;
+        })?;
+        let check = RedisCheck::new(&config, target);
 
-        let reporter = Arc::new(AvailabilityReporter::new(Arc::clone(
-            config.dependency_name(),
-        )));
+        let reporter = Arc::new(AvailabilityReporter::new(Arc::clone(&config.name)));
         let availability = reporter.availability();
         let (stop, stopped) = watch::channel(false);
         let stall_after = config.stall_after();
@@ -205,7 +201,7 @@ impl RedisMonitor {
         let pool_failures = Arc::new(PoolFailures::default());
         let watcher = Watcher::new(
             config.clone(),
-            prober,
+            check,
             pool.clone(),
             Arc::clone(&reporter),
             Arc::clone(&pool_failures),
@@ -226,8 +222,9 @@ impl RedisMonitor {
             watchdog,
         };
 
-        if config.startup_policy == StartupPolicy::FailClosed
-            && !monitor.wait_available(config.startup_timeout).await
+        let startup_timeout = config.monitor.startup_timeout;
+        if config.monitor.startup == StartupPolicy::FailClosed
+            && !monitor.wait_available(startup_timeout).await
         {
             let last_error = monitor
                 .availability
@@ -236,13 +233,13 @@ impl RedisMonitor {
                 .unwrap_or("no answer")
                 .to_owned();
             error!(
-                waited_ms = config.startup_timeout.as_millis() as u64,
+                waited_ms = startup_timeout.as_millis() as u64,
                 reason = last_error.as_str(),
                 "redis_connect_fatal"
             );
             monitor.shutdown().await;
             return Err(StartError::Unavailable {
-                waited: config.startup_timeout,
+                waited: startup_timeout,
                 last_error,
             });
         }
@@ -283,7 +280,7 @@ impl RedisMonitor {
 
     /// A pooled connection, or [`ConnectionError::Unavailable`] at once while the handle says
     /// Redis is unavailable: application code never hangs on a dead Redis.
-    pub async fn connection(&self) -> Result<RedisConnection, ConnectionError> {
+    pub async fn connection(&self) -> Result<PooledConnection, ConnectionError> {
         self.gated_pool().get().await
     }
 
@@ -397,7 +394,7 @@ impl std::fmt::Debug for RedisMonitor {
 /// The background task's state.
 struct Watcher {
     config: RedisConfig,
-    prober: Prober,
+    check: RedisCheck,
     pool: RedisPool,
     reporter: Arc<AvailabilityReporter>,
     pool_failures: Arc<PoolFailures>,
@@ -419,7 +416,7 @@ struct Watcher {
 impl Watcher {
     fn new(
         config: RedisConfig,
-        prober: Prober,
+        check: RedisCheck,
         pool: RedisPool,
         reporter: Arc<AvailabilityReporter>,
         pool_failures: Arc<PoolFailures>,
@@ -427,7 +424,7 @@ impl Watcher {
         let now = Instant::now();
         Watcher {
             config,
-            prober,
+            check,
             pool,
             reporter,
             pool_failures,
@@ -451,7 +448,7 @@ impl Watcher {
         };
         info!(
             url = %self.config,
-            startup_timeout_ms = self.config.startup_timeout.as_millis() as u64,
+            startup_timeout_ms = self.config.monitor.startup_timeout.as_millis() as u64,
             "redis_connect_start"
         );
         let stall_after = self.config.stall_after();
@@ -463,7 +460,7 @@ impl Watcher {
             };
             let took = started.elapsed();
             #[cfg(feature = "metrics")]
-            crate::metrics::check(self.config.dependency_name(), took, outcome.as_ref().err());
+            crate::metrics::check(&self.config.name, took, outcome.as_ref().err());
             if self.reporter.record_check(took) {
                 // After a successful check, the handle has been down since the stall: count the
                 // downtime from the start of the check that stalled.
@@ -479,7 +476,7 @@ impl Watcher {
             deadline.send_replace(Instant::now() + delay + stall_after);
             // A probe connection that closes (Redis killed, restarted, a proxy gone) is
             // checked at once instead of at the next interval.
-            let closed = self.prober.closed();
+            let closed = self.check.closed();
             let connection_closed = async {
                 match closed {
                     Some(closed) => closed.notified().await,
@@ -496,13 +493,13 @@ impl Watcher {
 
     /// The health check; when the application's pool has failed to open connections, also a
     /// fresh connection, which is what the pool needs and what `maxclients` refuses.
-    async fn check(&mut self) -> Result<Duration, ProbeError> {
-        let latency = self.prober.check().await?;
+    async fn check(&mut self) -> Result<Duration, CheckError> {
+        let latency = self.check.check().await?;
         if self.pool_failures.any() {
-            crate::probe::ping(&self.config, self.config.connect_timeout)
+            crate::check::ping(&self.config, self.config.timeouts.connect)
                 .await
                 .map_err(|err| {
-                    ProbeError::new(err.kind(), format!("new connections fail: {err}"))
+                    CheckError::new(err.kind(), format!("new connections fail: {err}"))
                 })?;
             self.pool_failures.clear();
         }
@@ -516,7 +513,7 @@ impl Watcher {
     fn succeeded(&mut self, latency: Duration) -> Duration {
         self.timeouts_in_row = 0;
         self.successes_in_row += 1;
-        if !self.is_available() && self.successes_in_row >= self.config.rise {
+        if !self.is_available() && self.successes_in_row >= self.config.monitor.rise.max(1) {
             let attempt = self.failures + 1;
             self.reporter.set_status(Status::Connected);
             if self.ever_connected {
@@ -538,15 +535,15 @@ impl Watcher {
             self.last_failure_log = None;
             self.failures_since_log = 0;
         }
-        self.config.check_interval
+        self.config.monitor.check_interval
     }
 
-    fn failed(&mut self, err: ProbeError) -> Duration {
+    fn failed(&mut self, err: CheckError) -> Duration {
         self.successes_in_row = 0;
         let was_available = self.is_available();
-        if err.kind() == ProbeErrorKind::Timeout && was_available {
+        if err.kind() == CheckErrorKind::Timeout && was_available {
             self.timeouts_in_row += 1;
-            if self.timeouts_in_row < self.config.fall {
+            if self.timeouts_in_row < self.config.monitor.fall.max(1) {
                 // One slow answer is not an outage yet: check again at once.
                 debug!(
                     reason = err.reason(),
@@ -557,21 +554,15 @@ impl Watcher {
             }
         }
         self.timeouts_in_row = 0;
-        if matches!(
-            err.kind(),
-            ProbeErrorKind::Connection | ProbeErrorKind::Timeout | ProbeErrorKind::Auth
-        ) {
-            self.prober.disconnect();
-        }
         self.failures = self.failures.saturating_add(1);
 
         if !self.ever_connected
             && !self.gave_up
-            && (self.failures >= self.config.startup_attempts
-                || self.started.elapsed() >= self.config.startup_timeout)
+            && (self.failures >= self.config.monitor.startup_attempts.max(1)
+                || self.started.elapsed() >= self.config.monitor.startup_timeout)
         {
             self.gave_up = true;
-            if self.config.startup_policy == StartupPolicy::Degraded {
+            if self.config.monitor.startup == StartupPolicy::Degraded {
                 self.reporter.mark_started();
                 warn!(
                     attempts = self.failures,
@@ -581,8 +572,8 @@ impl Watcher {
                 );
             }
         }
-        let status = if err.kind() == ProbeErrorKind::Auth
-            || err.kind() == ProbeErrorKind::Config
+        let status = if err.kind() == CheckErrorKind::Auth
+            || err.kind() == CheckErrorKind::Config
             || self.gave_up
         {
             Status::Failed
@@ -592,9 +583,12 @@ impl Watcher {
             Status::Connecting
         };
         let delay = if self.gave_up || status == Status::Failed {
-            self.config.backoff.delay(u32::MAX, &mut self.rng)
+            self.config.monitor.backoff.delay(u32::MAX, &mut self.rng)
         } else {
-            self.config.backoff.delay(self.failures - 1, &mut self.rng)
+            self.config
+                .monitor
+                .backoff
+                .delay(self.failures - 1, &mut self.rng)
         };
 
         self.reporter
@@ -615,7 +609,7 @@ impl Watcher {
     }
 
     /// The first failure of an outage is logged; after that, one summary a minute at most.
-    fn log_failure(&mut self, err: &ProbeError) {
+    fn log_failure(&mut self, err: &CheckError) {
         self.failures_since_log += 1;
         let due = self
             .last_failure_log

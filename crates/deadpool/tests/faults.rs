@@ -12,6 +12,8 @@
 //! They use quick monitor settings (check every 100 ms); `REDIS_GATE_FAULT_SETTINGS=defaults`
 //! runs them with the library defaults instead (check every second), as in the documentation.
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncConnectionConfig, ErrorKind, RedisError, Value};
 use redis_gate_core::{Availability, Snapshot, Status};
-use redis_gate_deadpool::{Backoff, RedisConfig, RedisMonitor};
+use redis_gate_deadpool::{RedisConfig, RedisMonitor};
 use redis_gate_testkit::poll::eventually;
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::{RedisConnection, RedisServer};
@@ -42,14 +44,7 @@ fn config(url: &str) -> RedisConfig {
     if uses_defaults() {
         return config;
     }
-    config
-        .check_interval(Duration::from_millis(100))
-        .response_timeout(Duration::from_millis(250))
-        .connect_timeout(Duration::from_millis(500))
-        .backoff(Backoff::new(
-            Duration::from_millis(50),
-            Duration::from_millis(500),
-        ))
+    common::fast(config)
 }
 
 /// Which monitors the fault must flip.
@@ -57,7 +52,7 @@ fn config(url: &str) -> RedisConfig {
 enum Catches {
     /// A plain `PING` sees it.
     Both,
-    /// Only the write probe sees it; the `PING`-only monitor stays available.
+    /// Only the write check sees it; the `PING`-only monitor stays available.
     WriteProbeOnly,
 }
 
@@ -87,9 +82,9 @@ impl Subjects {
     /// for the "open connection" `PING`.
     async fn start(url: &str, catches: Catches) -> Subjects {
         let plain = RedisMonitor::start(config(url)).await.unwrap();
-        let writing = RedisMonitor::start(config(url).write_probe(true))
-            .await
-            .unwrap();
+        let mut writing = config(url);
+        writing.write_check = true;
+        let writing = RedisMonitor::start(writing).await.unwrap();
         assert!(plain.wait_available(DEADLINE).await, "{:?}", plain);
         assert!(writing.wait_available(DEADLINE).await, "{:?}", writing);
         let mut open = connect(url).await.expect("open a plain connection");
@@ -184,7 +179,7 @@ impl Subjects {
         }))
     }
 
-    /// For a fault only the write probe sees: the `PING`-only monitor stays available through
+    /// For a fault only the write check sees: the `PING`-only monitor stays available through
     /// several more checks, counted on `server`.
     async fn assert_plain_fooled(&self, server: &RedisServer) {
         let mut admin = server.connect().unwrap();
@@ -550,7 +545,7 @@ async fn changed_acl_password_is_detected_when_the_pool_connects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demoted_replica_is_seen_by_the_write_probe_only() {
+async fn demoted_replica_is_seen_by_the_write_check_only() {
     let primary = RedisServer::start();
     let server = RedisServer::start();
     let mut subjects = Subjects::start(&server.url(), Catches::WriteProbeOnly).await;
@@ -571,7 +566,7 @@ async fn demoted_replica_is_seen_by_the_write_probe_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn out_of_memory_is_seen_by_the_write_probe_only() {
+async fn out_of_memory_is_seen_by_the_write_check_only() {
     let server = RedisServer::start();
     let mut subjects = Subjects::start(&server.url(), Catches::WriteProbeOnly).await;
 
@@ -597,7 +592,7 @@ async fn out_of_memory_is_seen_by_the_write_probe_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paused_writes_are_seen_by_the_write_probe_only() {
+async fn paused_writes_are_seen_by_the_write_check_only() {
     let server = RedisServer::start();
     let mut subjects = Subjects::start(&server.url(), Catches::WriteProbeOnly).await;
 

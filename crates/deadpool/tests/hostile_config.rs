@@ -4,7 +4,11 @@ use redis_gate_deadpool::RedisConfig;
 
 fn shown(url: &str) -> Vec<String> {
     match RedisConfig::from_lookup(|name| (name == "REDIS_URL").then(|| url.to_owned()), None) {
-        Ok(cfg) => vec![cfg.to_string(), format!("{cfg:?}"), cfg.redacted_url()],
+        Ok(cfg) => vec![
+            cfg.to_string(),
+            format!("{cfg:?}"),
+            cfg.warnings().join("\n"),
+        ],
         Err(err) => vec![err.to_string(), format!("{err:?}")],
     }
 }

@@ -7,28 +7,15 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::AsyncCommands;
-use redis_gate_core::{Availability, Status};
-use redis_gate_deadpool::{
-    Backoff, ConnectionError, GatedPool, RedisConfig, RedisMonitor, StartError, StartupPolicy,
-};
+mod common;
+
+use common::{BACKOFF_CAP, DEADLINE, fast_url as fast};
+use redis_gate_core::{Availability, StartupPolicy, Status};
+use redis_gate_deadpool::{ConnectionError, GatedPool, RedisConfig, RedisMonitor, StartError};
 use redis_gate_testkit::logs::LogCapture;
 use redis_gate_testkit::poll::eventually;
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::{RedisServer, free_port};
-
-/// Generous: a loaded 2-core machine must still pass.
-const DEADLINE: Duration = Duration::from_secs(10);
-const BACKOFF_CAP: Duration = Duration::from_millis(500);
-
-/// Settings that make the monitor quick, so tests are quick.
-fn fast(url: &str) -> RedisConfig {
-    RedisConfig::from_url(url)
-        .unwrap()
-        .check_interval(Duration::from_millis(100))
-        .response_timeout(Duration::from_millis(250))
-        .connect_timeout(Duration::from_millis(500))
-        .backoff(Backoff::new(Duration::from_millis(50), BACKOFF_CAP))
-}
 
 async fn status_becomes(monitor: &RedisMonitor, status: Status) -> bool {
     let redis = monitor.availability();
@@ -146,7 +133,8 @@ async fn a_kill_is_seen_when_the_connection_closes_not_at_the_next_check() {
     let mut server = RedisServer::start();
     // The next scheduled check is a minute away, far past the deadline: only the closed
     // connection can tell the monitor in time.
-    let config = fast(&server.url()).check_interval(Duration::from_secs(60));
+    let mut config = fast(&server.url());
+    config.monitor.check_interval = Duration::from_secs(60);
     kill_and_restart(&mut server, config).await;
 }
 
@@ -264,9 +252,9 @@ async fn loading_dataset_is_not_available_until_loaded() {
 async fn fail_closed_start_without_redis_errors_within_the_startup_timeout() {
     let (logs, _guard) = LogCapture::install();
     let url = format!("redis://127.0.0.1:{}", free_port());
-    let config = fast(&url)
-        .startup_policy(StartupPolicy::FailClosed)
-        .startup_timeout(Duration::from_millis(800));
+    let mut config = fast(&url);
+    config.monitor.startup = StartupPolicy::FailClosed;
+    config.monitor.startup_timeout = Duration::from_millis(800);
     let started = Instant::now();
     let err = RedisMonitor::start(config).await.unwrap_err();
     let waited = started.elapsed();
@@ -293,9 +281,9 @@ async fn fail_closed_start_without_redis_errors_within_the_startup_timeout() {
 async fn degraded_start_returns_at_once_and_reports_failed_after_the_budget() {
     let (logs, _guard) = LogCapture::install();
     let url = format!("redis://127.0.0.1:{}", free_port());
-    let monitor = RedisMonitor::start(fast(&url).startup_attempts(3))
-        .await
-        .unwrap();
+    let mut config = fast(&url);
+    config.monitor.startup_attempts = 3;
+    let monitor = RedisMonitor::start(config).await.unwrap();
     assert_eq!(monitor.availability().status(), Status::Connecting);
 
     assert!(!monitor.availability().is_started());
@@ -313,9 +301,9 @@ async fn degraded_start_returns_at_once_and_reports_failed_after_the_budget() {
 #[tokio::test]
 async fn pool_saturation_does_not_flip_the_handle() {
     let server = RedisServer::start();
-    let config = fast(&server.url())
-        .pool_size(2)
-        .pool_wait_timeout(Duration::from_millis(100));
+    let mut config = fast(&server.url());
+    config.pool_size = 2;
+    config.timeouts.pool_wait = Duration::from_millis(100);
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
 
@@ -463,10 +451,10 @@ async fn a_stalled_check_makes_the_handle_unavailable_until_checks_complete_agai
     let server = RedisServer::start();
     let proxy = FaultProxy::start(server.addr()).await;
     // The check's own timeouts are far past the stall deadline: only the watchdog can tell.
-    let config = fast(&proxy.redis_url())
-        .response_timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(30))
-        .stall_timeout(Duration::from_millis(300));
+    let mut config = fast(&proxy.redis_url());
+    config.timeouts.response = Duration::from_secs(30);
+    config.timeouts.connect = Duration::from_secs(30);
+    config.monitor.stall_timeout = Some(Duration::from_millis(300));
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
     let redis = monitor.availability();
@@ -524,13 +512,13 @@ async fn every_check_is_recorded_with_its_latency() {
 }
 
 #[tokio::test]
-async fn write_probe_sees_readonly_and_oom_that_ping_misses() {
+async fn write_check_sees_readonly_and_oom_that_ping_misses() {
     let primary = RedisServer::start();
     let server = RedisServer::start();
     let plain = RedisMonitor::start(fast(&server.url())).await.unwrap();
-    let writing = RedisMonitor::start(fast(&server.url()).write_probe(true))
-        .await
-        .unwrap();
+    let mut config = fast(&server.url());
+    config.write_check = true;
+    let writing = RedisMonitor::start(config).await.unwrap();
     assert!(writing.wait_available(DEADLINE).await);
     assert!(plain.wait_available(DEADLINE).await);
 
@@ -572,11 +560,12 @@ async fn pool_connection_failures_reveal_maxclients() {
     let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
 
-    // The monitor's own connection stays up; new ones are refused. (The listing counts the
-    // connection that asks for it, which closes right after.)
-    let others = server.command(&["CLIENT", "LIST"]).unwrap().lines().count() - 1;
-    server
-        .command(&["CONFIG", "SET", "maxclients", &others.to_string()])
+    // The monitor's own connection stays up; new ones are refused. An admin connection opened
+    // before keeps its slot, to lift the limit again.
+    let mut admin = server.connect().unwrap();
+    let open = admin.command(&["CLIENT", "LIST"]).unwrap().lines().count();
+    admin
+        .command(&["CONFIG", "SET", "maxclients", &open.to_string()])
         .unwrap();
     assert!(
         monitor.connection().await.is_err(),
@@ -587,7 +576,7 @@ async fn pool_connection_failures_reveal_maxclients() {
     let reason = redis.snapshot().last_error().unwrap().to_owned();
     assert!(reason.starts_with("new connections fail"), "{reason}");
 
-    server
+    admin
         .command(&["CONFIG", "SET", "maxclients", "1000"])
         .unwrap();
     assert!(monitor.wait_available(DEADLINE).await);

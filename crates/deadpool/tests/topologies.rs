@@ -4,23 +4,15 @@ use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::AsyncCommands;
 use redis_gate_core::Status;
-use redis_gate_deadpool::{Backoff, RedisConfig, RedisMonitor, Topology};
+mod common;
+
+use common::fast;
+use redis_gate_deadpool::{Node, RedisConfig, RedisMonitor, Topology};
 use redis_gate_testkit::poll::eventually;
-use redis_gate_testkit::redis::{RedisServer, cluster_state, start_cluster};
+use redis_gate_testkit::redis::{RedisServer, cluster_state, start_cluster, start_cluster_with};
 use redis_gate_testkit::tls::TestCertificates;
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-fn fast(config: RedisConfig) -> RedisConfig {
-    config
-        .check_interval(Duration::from_millis(100))
-        .response_timeout(Duration::from_millis(250))
-        .connect_timeout(Duration::from_millis(500))
-        .backoff(Backoff::new(
-            Duration::from_millis(50),
-            Duration::from_millis(500),
-        ))
-}
 
 #[tokio::test]
 async fn tls_with_a_custom_ca_is_available_and_a_wrong_ca_fails_cleanly() {
@@ -32,11 +24,8 @@ async fn tls_with_a_custom_ca_is_available_and_a_wrong_ca_fails_cleanly() {
     assert!(server.url().starts_with("rediss://"));
 
     let ca_pem = std::fs::read(&certs.ca).unwrap();
-    let config = fast(
-        RedisConfig::from_url(&server.url())
-            .unwrap()
-            .tls_ca_pem(&ca_pem),
-    );
+    let mut config = fast(RedisConfig::from_url(&server.url()).unwrap());
+    config.tls_ca = Some(ca_pem.into());
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(
         monitor.wait_available(DEADLINE).await,
@@ -52,16 +41,17 @@ async fn tls_with_a_custom_ca_is_available_and_a_wrong_ca_fails_cleanly() {
     let other = tempfile::tempdir().unwrap();
     let wrong = TestCertificates::generate(other.path());
     let wrong_pem = std::fs::read(&wrong.ca).unwrap();
-    let config = fast(
-        RedisConfig::from_url(&server.url())
-            .unwrap()
-            .tls_ca_pem(&wrong_pem),
-    );
+    let mut config = fast(RedisConfig::from_url(&server.url()).unwrap());
+    config.tls_ca = Some(wrong_pem.into());
     let monitor = RedisMonitor::start(config).await.unwrap();
     let redis = monitor.availability();
     assert!(eventually(DEADLINE, || redis.status() == Status::Failed).await);
     let reason = redis.snapshot().last_error().unwrap().to_owned();
-    assert_eq!(reason, "TLS handshake failed");
+    assert_eq!(
+        reason,
+        "TLS handshake failed: the server's certificate is not signed by the CA in \
+         REDIS_TLS_CA_FILE"
+    );
 
     // `#insecure` skips verification altogether.
     let insecure = format!("{}#insecure", server.url());
@@ -76,7 +66,7 @@ async fn cluster_is_available_while_its_state_is_ok() {
     let mut nodes = start_cluster();
     let seeds: Vec<String> = nodes.iter().map(RedisServer::url).collect();
     let config = fast(RedisConfig::cluster(&seeds).unwrap());
-    assert_eq!(*config.topology(), Topology::Cluster);
+    assert_eq!(config.topology().as_str(), "cluster");
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
 
@@ -123,7 +113,7 @@ async fn sentinel_follows_the_master_through_a_failover() {
         .iter()
         .map(|s| format!("127.0.0.1:{}", s.port()))
         .collect();
-    let config = fast(RedisConfig::sentinel(&addrs, "gate", None, None, 0).unwrap());
+    let config = fast(RedisConfig::sentinel(&addrs, "gate").build().unwrap());
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(
         monitor.wait_available(DEADLINE).await,
@@ -175,8 +165,14 @@ async fn topology_variables_configure_sentinel_and_cluster() {
         None,
     )
     .unwrap();
-    assert_eq!(*cluster.topology(), Topology::Cluster);
-    assert_eq!(cluster.nodes(), ["n1:7000", "n2:7001", "n3:7002"]);
+    assert_eq!(cluster.topology().as_str(), "cluster");
+    let seeds: Vec<String> = cluster
+        .topology()
+        .nodes()
+        .iter()
+        .map(Node::address)
+        .collect();
+    assert_eq!(seeds, ["n1:7000", "n2:7001", "n3:7002"]);
     assert_eq!(
         cluster.to_string(),
         "redis+cluster://:***@n1:7000,n2:7001,n3:7002"
@@ -198,12 +194,11 @@ async fn topology_variables_configure_sentinel_and_cluster() {
         None,
     )
     .unwrap();
-    assert_eq!(
-        *sentinel.topology(),
-        Topology::Sentinel {
-            master: "mymaster".to_owned()
-        }
+    assert!(
+        matches!(sentinel.topology(), Topology::Sentinel { master, .. } if master == "mymaster"),
+        "{sentinel:?}"
     );
+    assert!(!format!("{sentinel:?}").contains("sentinel-Secret"));
     assert_eq!(
         sentinel.to_string(),
         "redis+sentinel://app:***@s1:26379,s2:26380/mymaster/2"
@@ -219,4 +214,100 @@ async fn topology_variables_configure_sentinel_and_cluster() {
     assert_eq!(err.variable(), Some("REDIS_SENTINEL_URLS"));
     let err = RedisConfig::from_lookup(vars(&[("REDIS_CLUSTER_URLS", "n1/3")]), None).unwrap_err();
     assert!(err.to_string().contains("database 0"), "{err}");
+}
+
+/// `REDIS_*` variables for `RedisConfig::from_lookup`.
+fn lookup(vars: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_over_tls_is_verified_with_the_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    let nodes = start_cluster_with(|| {
+        RedisServer::builder().tls_beside_plain(&certs.cert, &certs.key, &certs.ca)
+    });
+    let seeds: Vec<String> = nodes.iter().map(RedisServer::tls_url).collect();
+    let ca = certs.ca.to_string_lossy().into_owned();
+    let vars = vec![
+        ("REDIS_CLUSTER_URLS", seeds.join(",")),
+        ("REDIS_TLS_CA_FILE", ca),
+    ];
+    let mut config = fast(RedisConfig::from_lookup(lookup(vars), None).unwrap());
+    // A pooled cluster connection makes a TLS handshake with every node, which takes a debug
+    // build longer than the quick settings allow.
+    config.timeouts.connect = Duration::from_secs(5);
+    assert!(config.is_tls());
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    assert!(
+        monitor.wait_available(DEADLINE).await,
+        "{:?}",
+        monitor.availability().snapshot()
+    );
+    // Keys spread over all three nodes: every node is reached over verified TLS.
+    let mut conn = monitor.connection().await.unwrap();
+    for key in ["a", "b", "c", "d", "e"] {
+        let _: () = conn.set(key, key).await.unwrap();
+        let value: String = conn.get(key).await.unwrap();
+        assert_eq!(value, key);
+    }
+
+    // Without the CA file the system roots do not know the test CA.
+    let config = fast(RedisConfig::cluster(&seeds).unwrap());
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    let redis = monitor.availability();
+    assert!(eventually(DEADLINE, || redis.status() == Status::Failed).await);
+    let reason = redis.snapshot().last_error().unwrap().to_owned();
+    assert!(
+        reason.contains("not signed by a CA the system trusts"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn sentinel_over_tls_is_verified_with_the_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    let tls = || RedisServer::builder().tls_beside_plain(&certs.cert, &certs.key, &certs.ca);
+    let master = tls().start();
+    let replica = tls().start();
+    let master_port = master.tls_port().to_string();
+    replica
+        .command(&["REPLICAOF", "127.0.0.1", &master_port])
+        .unwrap();
+    let sentinels: Vec<RedisServer> = (0..3)
+        .map(|_| {
+            let conf = format!(
+                "sentinel monitor gate 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds gate 1000\n"
+            );
+            tls().config_file(&conf).sentinel().start()
+        })
+        .collect();
+    let urls: Vec<String> = sentinels.iter().map(RedisServer::tls_url).collect();
+    let vars = vec![
+        ("REDIS_SENTINEL_URLS", urls.join(",")),
+        ("REDIS_SENTINEL_MASTER", "gate".to_owned()),
+        ("REDIS_TLS_ENABLED", "true".to_owned()),
+        ("REDIS_TLS_CA_FILE", certs.ca.to_string_lossy().into_owned()),
+    ];
+    let mut config = fast(RedisConfig::from_lookup(lookup(vars), None).unwrap());
+    // A pooled connection asks a sentinel, then makes two TLS handshakes with the master.
+    config.timeouts.connect = Duration::from_secs(5);
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    assert!(
+        monitor.wait_available(DEADLINE).await,
+        "{:?}",
+        monitor.availability().snapshot()
+    );
+    let mut conn = monitor.connection().await.unwrap();
+    let _: () = conn.set("sentinel:tls", "verified").await.unwrap();
+    let value: String = conn.get("sentinel:tls").await.unwrap();
+    assert_eq!(value, "verified");
+    drop(replica);
 }

@@ -76,6 +76,7 @@ pub struct RedisServerBuilder {
     config: Option<String>,
     sentinel: bool,
     tls: bool,
+    tls_port: Option<u16>,
 }
 
 impl RedisServerBuilder {
@@ -125,6 +126,25 @@ impl RedisServerBuilder {
         self.args.push(("tls-ca-cert-file".to_owned(), path(ca)));
         self.args
             .push(("tls-auth-clients".to_owned(), "no".to_owned()));
+        self
+    }
+
+    /// Serves TLS on a second port ([`RedisServer::tls_port`]) beside the plain one, with these
+    /// PEM files (clients need not present a certificate), and replicates and runs the cluster
+    /// bus over TLS: for Sentinel and Cluster over TLS, whose set-up commands and checks go
+    /// through the plain port while the client under test uses [`RedisServer::tls_url`].
+    pub fn tls_beside_plain(mut self, cert: &Path, key: &Path, ca: &Path) -> Self {
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        for (name, value) in [
+            ("tls-cert-file", path(cert)),
+            ("tls-key-file", path(key)),
+            ("tls-ca-cert-file", path(ca)),
+            ("tls-auth-clients", "no".to_owned()),
+            ("tls-replication", "yes".to_owned()),
+        ] {
+            self.args.push((name.to_owned(), value));
+        }
+        self.tls_port = Some(free_port());
         self
     }
 
@@ -208,6 +228,7 @@ impl RedisServerBuilder {
             has_config: self.config.is_some(),
             sentinel: self.sentinel,
             tls: self.tls,
+            tls_port: self.tls_port,
         }
     }
 }
@@ -229,6 +250,7 @@ pub struct RedisServer {
     has_config: bool,
     sentinel: bool,
     tls: bool,
+    tls_port: Option<u16>,
 }
 
 impl RedisServer {
@@ -262,6 +284,26 @@ impl RedisServer {
         } else {
             url
         }
+    }
+
+    /// The TLS port of a server built with
+    /// [`tls_beside_plain`](RedisServerBuilder::tls_beside_plain).
+    ///
+    /// # Panics
+    ///
+    /// For a server without one.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port
+            .expect("a server started with tls_beside_plain")
+    }
+
+    /// `rediss://127.0.0.1:<tls port>` (with the password, when one is set).
+    ///
+    /// # Panics
+    ///
+    /// For a server without a TLS port beside the plain one.
+    pub fn tls_url(&self) -> String {
+        server_url(self.tls_port(), self.password.as_deref()).replacen("redis://", "rediss://", 1)
     }
 
     /// `redis://127.0.0.1:<port>`, without the password even when one is set.
@@ -440,6 +482,9 @@ impl RedisServer {
             .arg("--logfile")
             .arg(self.log_path())
             .args(["--daemonize", "no"]);
+        if let Some(port) = self.tls_port {
+            command.arg("--tls-port").arg(port.to_string());
+        }
         if let Some(password) = &self.password {
             command.args(["--requirepass", password]);
         }
@@ -573,13 +618,29 @@ impl std::fmt::Debug for RedisConnection {
 ///
 /// If the cluster does not form within 15 s.
 pub fn start_cluster() -> Vec<RedisServer> {
+    start_cluster_with(RedisServer::builder)
+}
+
+/// Like [`start_cluster`], with each node built from `builder()` (for TLS: one made with
+/// [`tls_beside_plain`](RedisServerBuilder::tls_beside_plain), which also runs the cluster bus
+/// over TLS).
+///
+/// # Panics
+///
+/// If the cluster does not form within 15 s.
+pub fn start_cluster_with(builder: impl Fn() -> RedisServerBuilder) -> Vec<RedisServer> {
     let nodes: Vec<RedisServer> = (0..3)
         .map(|_| {
-            RedisServer::builder()
+            let node = builder()
                 .arg("cluster-enabled", "yes")
                 .arg("cluster-config-file", "nodes.conf")
-                .arg("cluster-node-timeout", "1000")
-                .start()
+                .arg("cluster-node-timeout", "1000");
+            let node = if node.tls_port.is_some() {
+                node.arg("tls-cluster", "yes")
+            } else {
+                node
+            };
+            node.start()
         })
         .collect();
     let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
@@ -587,14 +648,18 @@ pub fn start_cluster() -> Vec<RedisServer> {
         node.command(&["CLUSTER", "ADDSLOTSRANGE", first, last])
             .expect("assign slots");
     }
-    let first_port = nodes[0].port().to_string();
+    // Over TLS the cluster bus listens beside the TLS port.
+    let first_port = nodes[0].tls_port.unwrap_or(nodes[0].port).to_string();
     for node in &nodes[1..] {
         node.command(&["CLUSTER", "MEET", "127.0.0.1", &first_port])
             .expect("join the cluster");
     }
     let until = Instant::now() + Duration::from_secs(15);
     while nodes.iter().any(|node| cluster_state(node) != "ok") {
-        assert!(Instant::now() < until, "the test cluster never formed");
+        if Instant::now() >= until {
+            let logs: Vec<String> = nodes.iter().map(RedisServer::log).collect();
+            panic!("the test cluster never formed:\n{}", logs.join("\n---\n"));
+        }
         thread::sleep(Duration::from_millis(50));
     }
     nodes

@@ -1,39 +1,4 @@
 //! Tell the handler whether Redis is available, and let it decide.
-//!
-//! [`CheckRedis`] puts the handle's [`Reading`](redis_gate_core::Reading) into the request extensions and always calls the
-//! inner service, so a handler can skip its cache, fall back to the database, or answer from a
-//! slower origin instead of failing.
-//!
-//! ```
-//! use std::convert::Infallible;
-//!
-//! use http::{Request, Response};
-//! use redis_gate_core::{AvailabilityReporter, Reading};
-//! use redis_gate_tower::CheckRedisLayer;
-//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Infallible> {
-//! let reporter = AvailabilityReporter::default();
-//! let mut service = ServiceBuilder::new()
-//!     .layer(CheckRedisLayer::new(reporter.availability()))
-//!     .service(service_fn(|req: Request<()>| async move {
-//!         let redis = req.extensions().get::<Reading>().copied();
-//!         let source = match redis {
-//!             Some(redis) if redis.is_available() => "cache",
-//!             _ => "origin",
-//!         };
-//!         Ok::<_, Infallible>(Response::new(source))
-//!     }));
-//!
-//! let res = service.ready().await?.call(Request::new(())).await?;
-//! assert_eq!(*res.body(), "origin");
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! In axum, a handler takes it with `Extension(redis): Extension<Reading>`; the `redis-gate`
-//! crate's quickstart shows it.
 
 use std::task::{Context, Poll};
 
@@ -42,7 +7,43 @@ use redis_gate_core::Availability;
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// Layer that applies [`CheckRedis`].
+/// Layer that applies [`CheckRedis`]: tell the handler whether Redis is available, and let it
+/// decide.
+///
+/// [`CheckRedis`] puts the handle's [`Reading`](redis_gate_core::Reading) into the request extensions and always calls the
+/// inner service, so a handler can skip its cache, fall back to the database, or answer from a
+/// slower origin instead of failing.
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// use http::{Request, Response};
+/// use redis_gate_core::{AvailabilityReporter, Reading};
+/// use redis_gate_tower::CheckRedisLayer;
+/// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Infallible> {
+/// let reporter = AvailabilityReporter::default();
+/// let mut service = ServiceBuilder::new()
+///     .layer(CheckRedisLayer::new(reporter.availability()))
+///     .service(service_fn(|req: Request<()>| async move {
+///         let redis = req.extensions().get::<Reading>().copied();
+///         let source = match redis {
+///             Some(redis) if redis.is_available() => "cache",
+///             _ => "origin",
+///         };
+///         Ok::<_, Infallible>(Response::new(source))
+///     }));
+///
+/// let res = service.ready().await?.call(Request::new(())).await?;
+/// assert_eq!(*res.body(), "origin");
+/// # Ok(())
+/// # }
+/// ```
+///
+/// In axum, a handler takes it with `Extension(redis): Extension<Reading>`; the `redis-gate`
+/// crate's quickstart shows it.
 #[derive(Clone, Debug)]
 pub struct CheckRedisLayer {
     availability: Availability,

@@ -13,8 +13,8 @@
 //!
 //! [`RequireRedisLayer`] answers gRPC requests (`content-type: application/grpc…`) the gRPC way:
 //! HTTP `200`, `grpc-status: 14` (UNAVAILABLE), trailers-only. With the `tonic-health` feature,
-//! [`tonic_health::mirror_health`] makes gRPC health checks follow the handle; with `metrics`,
-//! rejections are counted in `redis_gate_rejections_total`.
+//! `HealthMirror` makes gRPC health checks follow the handle; with `metrics`, rejections are
+//! counted in `redis_gate_rejections_total`.
 //!
 //! Layer order matters: put [`ReadinessProbeLayer`] outside [`RequireRedisLayer`] (first in a
 //! `ServiceBuilder`, last in axum's `.layer` chain) so probes are answered before the gate can
@@ -23,16 +23,20 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod check;
 mod future;
-
-pub mod check;
-pub mod probe;
-pub mod require;
+mod probe;
+mod require;
 #[cfg(feature = "tonic-health")]
-pub mod tonic_health;
+mod tonic_health;
 
 pub use body::{BodyFromBytes, GateBody};
 pub use check::{CheckRedis, CheckRedisLayer};
 pub use future::ResponseFuture;
-pub use probe::{Drain, ReadinessProbe, ReadinessProbeLayer};
-pub use require::{Rejection, RequireRedis, RequireRedisLayer};
+pub use probe::{
+    DEFAULT_DETAILS_PATH, DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS,
+    Drain, ReadinessProbe, ReadinessProbeLayer,
+};
+pub use require::{DEFAULT_ERROR, DEFAULT_ERROR_CODE, Rejection, RequireRedis, RequireRedisLayer};
+#[cfg(feature = "tonic-health")]
+pub use tonic_health::{HealthMirror, mirror_health};

@@ -1,79 +1,4 @@
 //! Liveness and readiness endpoints that read availability handles and never do I/O.
-//!
-//! [`ReadinessProbe`] answers its own paths and passes every other request to the inner service
-//! untouched. Defaults:
-//!
-//! | path | answers |
-//! |---|---|
-//! | `/health`, `/health/live` | liveness: always `200 {"status":"UP"}`, never looks at Redis |
-//! | `/ready`, `/healthz`, `/health/ready` | readiness, from the checks; `DRAINING` once [`Drain::start`]ed |
-//! | `/startup` | `503 {"status":"STARTING"}` until every check has made its startup decision (connected, or gave up and runs degraded), then `200 {"status":"STARTED"}` for good |
-//! | `/health/dependencies` | details; **off** until [`ReadinessProbeLayer::details_path`], optionally behind a bearer token |
-//!
-//! Readiness answers `200 {"status":"UP","ready":true,"checks":{"redis":"UP"}}` when every check
-//! is available, `503 {"status":"NOT_READY","ready":false,...}` when a required one is not, and
-//! `200 {"status":"DEGRADED","ready":true,...}` when only optional ones are down. With `?verbose`
-//! it answers the same status in plain text, a line per check and a verdict, as Kubernetes'
-//! `/readyz?verbose` does:
-//!
-//! ```text
-//! [+]redis ok
-//! [-]cache failed: disconnected (optional)
-//! readiness check passed: degraded
-//! ```
-//!
-//! Probe paths answer `GET` and `HEAD`; other methods get `405` with `Allow: GET, HEAD`. Paths
-//! match exactly: `/ready/`, `//ready` and `/READY` are not probe paths and go to the inner
-//! service; other query strings are ignored. Every probe response carries
-//! `Cache-Control: no-store`.
-//!
-//! Whether Redis belongs in readiness at all is a trade-off: every replica shares it, so when it
-//! goes down a readiness check that requires it takes the whole fleet out of the load balancer at
-//! once. Gate routes, not pods: [`require`](ReadinessProbeLayer::require) it only when the service
-//! is useless without it; [`require_at_startup`](ReadinessProbeLayer::require_at_startup) keeps a
-//! new replica out until it has reached Redis once and then reports later outages as `DEGRADED`;
-//! [`optional`](ReadinessProbeLayer::optional) never fails readiness. Gate the routes that need
-//! Redis with `RequireRedis` either way. Liveness never depends on Redis: restarting a healthy
-//! process does not bring Redis back, and `RequireRedis` lets the probe's default paths through
-//! even when it is layered outside the probe.
-//!
-//! ```
-//! use std::convert::Infallible;
-//!
-//! use bytes::Bytes;
-//! use http::{Request, Response, StatusCode};
-//! use http_body_util::{BodyExt, Empty, Full};
-//! use redis_gate_core::{AvailabilityReporter, Status};
-//! use redis_gate_tower::{ReadinessProbeLayer, RequireRedisLayer};
-//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Infallible> {
-//! let reporter = AvailabilityReporter::default();
-//! let redis = reporter.availability();
-//! // The probe goes outside the gate, so it answers its paths before the gate sees them.
-//! let mut app = ServiceBuilder::new()
-//!     .layer(ReadinessProbeLayer::new().require(redis.clone()))
-//!     .layer(RequireRedisLayer::new(redis))
-//!     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
-//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
-//!     }));
-//!
-//! let get = |path| Request::get(path).body(Empty::new()).unwrap();
-//! let res = app.ready().await?.call(get("/health")).await?;
-//! assert_eq!(res.status(), StatusCode::OK);
-//!
-//! let res = app.ready().await?.call(get("/ready")).await?;
-//! assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-//! let body = res.into_body().collect().await?.to_bytes();
-//! assert_eq!(body, r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#);
-//!
-//! reporter.set_status(Status::Connected);
-//! let res = app.ready().await?.call(get("/ready")).await?;
-//! assert_eq!(res.status(), StatusCode::OK);
-//! # Ok(())
-//! # }
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -113,7 +38,83 @@ pub(crate) fn is_default_path(path: &str) -> bool {
         || path == DEFAULT_DETAILS_PATH
 }
 
-/// Layer that applies [`ReadinessProbe`]. See the [module docs](self) for the defaults.
+/// Layer that applies [`ReadinessProbe`]: liveness and readiness endpoints that read
+/// availability handles and never do I/O.
+///
+/// [`ReadinessProbe`] answers its own paths and passes every other request to the inner service
+/// untouched. Defaults:
+///
+/// | path | answers |
+/// |---|---|
+/// | `/health`, `/health/live` | liveness: always `200 {"status":"UP"}`, never looks at Redis |
+/// | `/ready`, `/healthz`, `/health/ready` | readiness, from the checks; `DRAINING` once [`Drain::start`]ed |
+/// | `/startup` | `503 {"status":"STARTING"}` until every check has made its startup decision (connected, or gave up and runs degraded), then `200 {"status":"STARTED"}` for good |
+/// | `/health/dependencies` | details; **off** until [`ReadinessProbeLayer::details_path`], optionally behind a bearer token |
+///
+/// Readiness answers `200 {"status":"UP","ready":true,"checks":{"redis":"UP"}}` when every check
+/// is available, `503 {"status":"NOT_READY","ready":false,...}` when a required one is not, and
+/// `200 {"status":"DEGRADED","ready":true,...}` when only optional ones are down. With `?verbose`
+/// it answers the same status in plain text, a line per check and a verdict, as Kubernetes'
+/// `/readyz?verbose` does:
+///
+/// ```text
+/// [+]redis ok
+/// [-]cache failed: disconnected (optional)
+/// readiness check passed: degraded
+/// ```
+///
+/// Probe paths answer `GET` and `HEAD`; other methods get `405` with `Allow: GET, HEAD`. Paths
+/// match exactly: `/ready/`, `//ready` and `/READY` are not probe paths and go to the inner
+/// service; other query strings are ignored. Every probe response carries
+/// `Cache-Control: no-store`.
+///
+/// Whether Redis belongs in readiness at all is a trade-off: every replica shares it, so when it
+/// goes down a readiness check that requires it takes the whole fleet out of the load balancer at
+/// once. Gate routes, not pods: [`require`](ReadinessProbeLayer::require) it only when the service
+/// is useless without it; [`require_at_startup`](ReadinessProbeLayer::require_at_startup) keeps a
+/// new replica out until it has reached Redis once and then reports later outages as `DEGRADED`;
+/// [`optional`](ReadinessProbeLayer::optional) never fails readiness. Gate the routes that need
+/// Redis with `RequireRedis` either way. Liveness never depends on Redis: restarting a healthy
+/// process does not bring Redis back, and `RequireRedis` lets the probe's default paths through
+/// even when it is layered outside the probe.
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::{BodyExt, Empty, Full};
+/// use redis_gate_core::{AvailabilityReporter, Status};
+/// use redis_gate_tower::{ReadinessProbeLayer, RequireRedisLayer};
+/// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Infallible> {
+/// let reporter = AvailabilityReporter::default();
+/// let redis = reporter.availability();
+/// // The probe goes outside the gate, so it answers its paths before the gate sees them.
+/// let mut app = ServiceBuilder::new()
+///     .layer(ReadinessProbeLayer::new().require(redis.clone()))
+///     .layer(RequireRedisLayer::new(redis))
+///     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
+///         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+///     }));
+///
+/// let get = |path| Request::get(path).body(Empty::new()).unwrap();
+/// let res = app.ready().await?.call(get("/health")).await?;
+/// assert_eq!(res.status(), StatusCode::OK);
+///
+/// let res = app.ready().await?.call(get("/ready")).await?;
+/// assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// let body = res.into_body().collect().await?.to_bytes();
+/// assert_eq!(body, r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#);
+///
+/// reporter.set_status(Status::Connected);
+/// let res = app.ready().await?.call(get("/ready")).await?;
+/// assert_eq!(res.status(), StatusCode::OK);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct ReadinessProbeLayer {
     // Shared with every service the layer builds: applying the layer is one reference count.

@@ -1,28 +1,4 @@
 //! gRPC health checks that follow Redis: mirror an availability handle into tonic-health.
-//!
-//! Kubernetes `grpc:` probes without `service:` and `grpc_health_probe` without `-service` ask
-//! for the overall service `""`, so the mirror drives `""` as well as the services you name,
-//! unless told to leave it alone. Given the [`Drain`] handle, it sets every service it manages to
-//! `NOT_SERVING` once draining starts, so a load balancer stops sending new calls before the
-//! server stops.
-//!
-//! ```no_run
-//! use redis_gate_core::AvailabilityReporter;
-//! use redis_gate_tower::ReadinessProbeLayer;
-//! use redis_gate_tower::tonic_health::HealthMirror;
-//!
-//! # async fn run() {
-//! let reporter = AvailabilityReporter::default();
-//! let drain = ReadinessProbeLayer::new().drain_handle();
-//! let (health, health_service) = tonic_health::server::health_reporter();
-//! let mirror = HealthMirror::new(reporter.availability())
-//!     .service("tickets.Tickets")
-//!     .drain(drain);
-//! tokio::spawn(mirror.run(health));
-//! // Server::builder().add_service(health_service)...
-//! # drop(health_service);
-//! # }
-//! ```
 
 use redis_gate_core::Availability;
 use tonic_health::ServingStatus;
@@ -30,7 +6,31 @@ use tonic_health::server::HealthReporter;
 
 use crate::Drain;
 
-/// Keeps tonic-health's statuses equal to an availability handle; see the [module docs](self).
+/// gRPC health checks that follow Redis: mirror an availability handle into tonic-health.
+///
+/// Kubernetes `grpc:` probes without `service:` and `grpc_health_probe` without `-service` ask
+/// for the overall service `""`, so the mirror drives `""` as well as the services you name,
+/// unless told to leave it alone. Given the [`Drain`] handle, it sets every service it manages to
+/// `NOT_SERVING` once draining starts, so a load balancer stops sending new calls before the
+/// server stops.
+///
+/// ```no_run
+/// use redis_gate_core::AvailabilityReporter;
+/// use redis_gate_tower::ReadinessProbeLayer;
+/// use redis_gate_tower::HealthMirror;
+///
+/// # async fn run() {
+/// let reporter = AvailabilityReporter::default();
+/// let drain = ReadinessProbeLayer::new().drain_handle();
+/// let (health, health_service) = tonic_health::server::health_reporter();
+/// let mirror = HealthMirror::new(reporter.availability())
+///     .service("tickets.Tickets")
+///     .drain(drain);
+/// tokio::spawn(mirror.run(health));
+/// // Server::builder().add_service(health_service)...
+/// # drop(health_service);
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[must_use = "a mirror does nothing until it runs"]
 pub struct HealthMirror {

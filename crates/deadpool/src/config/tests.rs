@@ -1,8 +1,28 @@
 use std::collections::HashMap;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use proptest::prelude::*;
+use redis_gate_core::StartupPolicy;
+use url::Url;
 
 use super::*;
+
+/// What the tests percent-encode passwords with: all but RFC 3986's unreserved characters.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl RedisConfig {
+    /// The URL with the real password, as the client gets it (standalone only).
+    fn connection_url(&self) -> String {
+        match self.topology() {
+            Topology::Standalone(node) => node.revealed_url(),
+            other => panic!("not standalone: {other:?}"),
+        }
+    }
+}
 
 type Vars<'a> = &'a [(&'a str, &'a str)];
 
@@ -48,7 +68,7 @@ fn urls_resolve_as_documented() {
         ),
         (
             &[("REDIS_URL", "redis+unix:///run/r.sock?db=2&pass=pw")],
-            "redis+unix:///run/r.sock?db=2&pass=pw",
+            "unix:///run/r.sock?db=2&pass=pw",
         ),
         (
             &[("REDIS_URL", "rediss://cache#insecure")],
@@ -162,6 +182,55 @@ fn display_and_debug_mask_the_password_and_keep_the_username() {
 
     let unix = RedisConfig::from_url("unix:///run/r.sock?pass=hunter2").unwrap();
     assert_eq!(unix.to_string(), "unix:///run/r.sock?db=0&pass=***");
+    assert!(!format!("{unix:?}").contains("hunter2"));
+}
+
+#[test]
+fn a_user_name_without_a_password_is_masked_like_a_token_and_warned_about() {
+    let cfg = env(&[("REDIS_URL", "redis://Tok3nLooking@cache:6379")]).unwrap();
+    assert_eq!(cfg.to_string(), "redis://***@cache:6379/0");
+    assert!(!format!("{cfg:?}").contains("Tok3nLooking"));
+    assert_eq!(
+        cfg.warnings(),
+        [
+            "REDIS_URL has a user name but no password (redis://***@host), so it is sent as a user \
+          name; for a password, write redis://:PASSWORD@host"
+        ]
+    );
+    assert!(cfg.warnings().iter().all(|w| !w.contains("Tok3nLooking")));
+    // Still a user name for the client, as the URL says.
+    assert_eq!(cfg.connection_url(), "redis://Tok3nLooking@cache:6379/0");
+
+    let cfg = RedisConfig::from_url("redis://Tok3nLooking@cache").unwrap();
+    assert_eq!(cfg.warnings().len(), 1);
+    assert!(!cfg.warnings()[0].contains("Tok3nLooking"));
+
+    // With a password, the user name is shown and nothing is worth a warning.
+    let cfg = env(&[("REDIS_URL", "redis://app:pw@cache")]).unwrap();
+    assert_eq!(cfg.to_string(), "redis://app:***@cache:6379/0");
+    assert!(cfg.warnings().is_empty());
+}
+
+#[test]
+fn a_password_with_an_at_sign_alone_still_parses() {
+    let cfg = env(&[("REDIS_URL", "redis://app:p@ss@cache:6380")]).unwrap();
+    assert_eq!(cfg.connection_url(), "redis://app:p%40ss@cache:6380/0");
+    assert_eq!(cfg.to_string(), "redis://app:***@cache:6380/0");
+}
+
+#[test]
+fn the_write_check_has_the_old_name_as_an_alias() {
+    assert!(
+        env(&[("REDIS_HOST", "cache"), ("REDIS_WRITE_CHECK", "on")])
+            .unwrap()
+            .write_check
+    );
+    let cfg = env(&[("REDIS_HOST", "cache"), ("REDIS_WRITE_PROBE", "on")]).unwrap();
+    assert!(cfg.write_check);
+    assert_eq!(
+        cfg.warnings(),
+        ["REDIS_WRITE_PROBE is deprecated: use REDIS_WRITE_CHECK"]
+    );
 }
 
 #[test]
@@ -282,6 +351,49 @@ fn bad_values_name_the_variable_mask_the_value_and_say_what_is_valid() {
             "REDIS_URL",
         ),
         (&[("REDIS_HOST", "a b")], "REDIS_HOST", "a b", "host name"),
+        // Passwords with a reserved character that was not percent-encoded.
+        (
+            &[("REDIS_URL", "redis://app:hun/ter2@cache:6379/0")],
+            "REDIS_URL",
+            "redis://app:***@cache:6379/0",
+            "percent-encode it in the URL (/ as %2F",
+        ),
+        (
+            &[("REDIS_URL", "redis://:hun?ter2@cache")],
+            "REDIS_URL",
+            "redis://:***@cache",
+            "? as %3F",
+        ),
+        (
+            &[("REDIS_URL", "redis://:hun#ter2@cache")],
+            "REDIS_URL",
+            "redis://:***@cache",
+            "# as %23",
+        ),
+        (
+            &[("REDIS_URL", "redis://:hun@ter/2@cache")],
+            "REDIS_URL",
+            "redis://:***@cache",
+            "@ as %40), or give it unencoded in REDIS_AUTH_TOKEN",
+        ),
+        (
+            &[("REDIS_URL", "app:hunter/2@cache")],
+            "REDIS_URL",
+            "app:***@cache",
+            "reserved character",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_STALL_TIMEOUT_MS", "soon")],
+            "REDIS_STALL_TIMEOUT_MS",
+            "soon",
+            "milliseconds",
+        ),
+        (
+            &[("REDIS_HOST", "cache"), ("REDIS_WRITE_CHECK", "sometimes")],
+            "REDIS_WRITE_CHECK",
+            "sometimes",
+            "1/true/yes/on",
+        ),
         (
             &[("REDIS_HOST", "cache"), ("REDIS_TLS_ENABLED", "maybe")],
             "REDIS_TLS_ENABLED",
@@ -390,11 +502,11 @@ fn ignored_variables_are_warned_about() {
 #[test]
 fn timeouts_and_policy_come_from_the_environment() {
     let cfg = env(&[("REDIS_HOST", "cache")]).unwrap();
-    assert_eq!(cfg.connect_timeout, Duration::from_millis(2000));
-    assert_eq!(cfg.startup_timeout, Duration::from_millis(8000));
-    assert_eq!(cfg.startup_policy, StartupPolicy::Degraded);
+    assert_eq!(cfg.timeouts.connect, Duration::from_millis(2000));
+    assert_eq!(cfg.monitor.startup_timeout, Duration::from_millis(8000));
+    assert_eq!(cfg.monitor.startup, StartupPolicy::Degraded);
     // Three 1 s intervals, two 2 s connects, four 500 ms responses.
-    assert_eq!(cfg.timeouts().stall, Duration::from_secs(9));
+    assert_eq!(cfg.stall_after(), Duration::from_secs(9));
 
     let cfg = env(&[
         ("REDIS_HOST", "cache"),
@@ -408,15 +520,14 @@ fn timeouts_and_policy_come_from_the_environment() {
         ("REDIS_BACKOFF_MAX_MS", "15000"),
     ])
     .unwrap();
-    assert_eq!(cfg.connect_timeout, Duration::from_millis(250));
-    assert_eq!(cfg.startup_timeout, Duration::from_millis(1500));
-    assert_eq!(cfg.startup_policy, StartupPolicy::FailClosed);
-    assert_eq!(cfg.check_interval, Duration::from_millis(200));
+    assert_eq!(cfg.timeouts.connect, Duration::from_millis(250));
+    assert_eq!(cfg.monitor.startup_timeout, Duration::from_millis(1500));
+    assert_eq!(cfg.monitor.startup, StartupPolicy::FailClosed);
+    assert_eq!(cfg.monitor.check_interval, Duration::from_millis(200));
     assert_eq!(cfg.pool_size, 4);
-    assert_eq!(cfg.backoff.initial(), Duration::from_secs(1));
-    assert_eq!(cfg.backoff.max(), Duration::from_secs(15));
-    assert_eq!(cfg.timeouts().stall, Duration::from_secs(4));
-    assert!(env(&[("REDIS_HOST", "cache"), ("REDIS_STALL_TIMEOUT_MS", "soon")]).is_err());
+    assert_eq!(cfg.monitor.backoff.initial(), Duration::from_secs(1));
+    assert_eq!(cfg.monitor.backoff.max(), Duration::from_secs(15));
+    assert_eq!(cfg.stall_after(), Duration::from_secs(4));
 }
 
 #[test]
@@ -434,7 +545,11 @@ fn source_says_where_settings_came_from() {
 /// Everything a config or its errors can print.
 fn outputs(result: &Result<RedisConfig, ConfigError>) -> Vec<String> {
     match result {
-        Ok(cfg) => vec![cfg.to_string(), format!("{cfg:?}"), cfg.redacted_url()],
+        Ok(cfg) => vec![
+            cfg.to_string(),
+            format!("{cfg:?}"),
+            cfg.warnings().join("\n"),
+        ],
         Err(err) => vec![err.to_string(), format!("{err:?}")],
     }
 }
@@ -477,6 +592,20 @@ proptest! {
         assert_hidden(&password, &env(&[("REDIS_URL", &raw)]));
         let schemeless = format!("app:{password}@{host}");
         assert_hidden(&password, &env(&[("REDIS_URL", &schemeless)]));
+
+        // Sentinel and cluster settings, whose credentials are kept apart from the addresses.
+        let sentinel = env(&[
+            ("REDIS_SENTINEL_URLS", &format!("s1,redis://:{encoded}@s2")),
+            ("REDIS_SENTINEL_MASTER", "mymaster"),
+            ("REDIS_USERNAME", "app"),
+            ("REDIS_AUTH_TOKEN", &password),
+        ]);
+        assert_hidden(&password, &sentinel);
+        let cluster = env(&[
+            ("REDIS_CLUSTER_URLS", &format!("n1,redis://:{encoded}@n2")),
+            ("REDIS_AUTH_TOKEN", &password),
+        ]);
+        assert_hidden(&password, &cluster);
     }
 
     #[test]

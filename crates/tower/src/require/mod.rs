@@ -1,40 +1,4 @@
 //! Answer `503 Service Unavailable` at once while Redis is unavailable.
-//!
-//! ```
-//! use std::convert::Infallible;
-//!
-//! use bytes::Bytes;
-//! use http::{Request, Response, StatusCode};
-//! use http_body_util::{BodyExt, Empty, Full};
-//! use redis_gate_core::{AvailabilityReporter, Status};
-//! use redis_gate_tower::RequireRedisLayer;
-//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Infallible> {
-//! let reporter = AvailabilityReporter::default();
-//! let mut service = ServiceBuilder::new()
-//!     .layer(RequireRedisLayer::new(reporter.availability()).error_code("TICKETS_NOT_READY"))
-//!     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
-//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
-//!     }));
-//!
-//! // Redis is still connecting: the handler is not called.
-//! let res = service.ready().await?.call(Request::new(Empty::new())).await?;
-//! assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-//! assert_eq!(res.headers()["retry-after"], "1");
-//! let body = res.into_body().collect().await?.to_bytes();
-//! assert_eq!(
-//!     body,
-//!     r#"{"error":"Service Temporarily Unavailable","errorCode":"TICKETS_NOT_READY","status":"connecting","retryAfter":1}"#
-//! );
-//!
-//! reporter.set_status(Status::Connected);
-//! let res = service.ready().await?.call(Request::new(Empty::new())).await?;
-//! assert_eq!(res.status(), StatusCode::OK);
-//! # Ok(())
-//! # }
-//! ```
 
 mod grpc;
 mod json;
@@ -75,6 +39,42 @@ pub const DEFAULT_ERROR_CODE: &str = "REDIS_UNAVAILABLE";
 /// `/startup`, `/health/dependencies`) always pass, so liveness never depends on Redis even with
 /// the gate outside [`ReadinessProbeLayer`](crate::ReadinessProbeLayer);
 /// [`gate_probe_paths`](Self::gate_probe_paths) turns that off.
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::{BodyExt, Empty, Full};
+/// use redis_gate_core::{AvailabilityReporter, Status};
+/// use redis_gate_tower::RequireRedisLayer;
+/// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Infallible> {
+/// let reporter = AvailabilityReporter::default();
+/// let mut service = ServiceBuilder::new()
+///     .layer(RequireRedisLayer::new(reporter.availability()).error_code("TICKETS_NOT_READY"))
+///     .service(service_fn(|_req: Request<Empty<Bytes>>| async {
+///         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+///     }));
+///
+/// // Redis is still connecting: the handler is not called.
+/// let res = service.ready().await?.call(Request::new(Empty::new())).await?;
+/// assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert_eq!(res.headers()["retry-after"], "1");
+/// let body = res.into_body().collect().await?.to_bytes();
+/// assert_eq!(
+///     body,
+///     r#"{"error":"Service Temporarily Unavailable","errorCode":"TICKETS_NOT_READY","status":"connecting","retryAfter":1}"#
+/// );
+///
+/// reporter.set_status(Status::Connected);
+/// let res = service.ready().await?.call(Request::new(Empty::new())).await?;
+/// assert_eq!(res.status(), StatusCode::OK);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RequireRedisLayer {
     // Shared with every service the layer builds: applying the layer is one reference count.

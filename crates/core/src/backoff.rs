@@ -4,14 +4,14 @@ use rand::Rng;
 
 /// Capped exponential backoff with jitter, for reconnection attempts.
 ///
-/// The `n`th delay (from 0) is `initial × factorⁿ`, capped at `max`, then shortened by a random
-/// part of up to `jitter` of itself, so a fleet of clients that lost Redis together does not
-/// reconnect in lockstep. Defaults: 100 ms, ×2, 2 s cap, jitter 0.5 (each delay falls in
-/// `[d/2, d]`). A common production setting is 1 s → 15 s.
+/// The `n`th delay (from 0) is `initial × 2ⁿ`, capped at `max`, then shortened by a random part
+/// of up to `jitter` of itself, so a fleet of clients that lost their dependency together does
+/// not reconnect in lockstep. Defaults: 100 ms doubling to a 2 s cap, jitter 0.5 (each delay falls
+/// in `[d/2, d]`). A common production setting is 1 s → 15 s.
 ///
 /// ```
 /// use std::time::Duration;
-/// use redis_gate_deadpool::Backoff;
+/// use redis_gate_core::Backoff;
 ///
 /// let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(15)).jitter(0.0);
 /// let delays: Vec<u64> = (0..6).map(|n| backoff.delay(n, &mut rand::rng()).as_secs()).collect();
@@ -21,7 +21,6 @@ use rand::Rng;
 pub struct Backoff {
     initial: Duration,
     max: Duration,
-    factor: f64,
     jitter: f64,
 }
 
@@ -31,19 +30,8 @@ impl Backoff {
         Backoff {
             initial,
             max: max.max(initial),
-            factor: 2.0,
             jitter: 0.5,
         }
-    }
-
-    /// Sets the growth factor (at least 1).
-    pub fn factor(mut self, factor: f64) -> Backoff {
-        self.factor = if factor.is_finite() {
-            factor.max(1.0)
-        } else {
-            2.0
-        };
-        self
     }
 
     /// Sets how much of each delay may be randomly cut, from 0 (none) to 1 (anything down to 0).
@@ -69,7 +57,7 @@ impl Backoff {
     /// The delay before retry number `attempt` (from 0).
     pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
         let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
-        let grown = self.initial.as_secs_f64() * self.factor.powi(exponent);
+        let grown = self.initial.as_secs_f64() * 2f64.powi(exponent);
         let capped = grown.min(self.max.as_secs_f64());
         let cut = if self.jitter > 0.0 {
             rng.random_range(0.0..self.jitter)
@@ -91,7 +79,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grows_by_the_factor_up_to_the_cap() {
+    fn doubles_up_to_the_cap() {
         let backoff = Backoff::default().jitter(0.0);
         let ms: Vec<u128> = (0..7)
             .map(|n| backoff.delay(n, &mut rand::rng()).as_millis())

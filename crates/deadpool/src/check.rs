@@ -1,0 +1,406 @@
+//! One health check on the monitor's own connection: connect if needed, `PING`, whatever the
+//! topology needs, and the write check; and in plain words what went wrong and what to do.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::redis::{self, ErrorKind, RedisError, ServerErrorKind, Value};
+use redis_gate_core::{CheckError, CheckErrorKind, sanitize_error};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tracing::debug;
+
+use crate::RedisConfig;
+use crate::config::Timeouts;
+use crate::connect::{CheckTarget, Unhealthy, connection_settings};
+
+/// The longest a failed connect is looked into.
+const DIAGNOSIS: Duration = Duration::from_millis(500);
+
+/// What a failure message may need to name.
+struct Context {
+    /// The hosts the check connects to (empty when the sentinels pick them).
+    hosts: Vec<String>,
+    /// Whether `REDIS_TLS_CA_FILE` (or `RedisConfig::tls_ca`) gives the roots.
+    custom_ca: bool,
+}
+
+/// The monitor's health check: a dedicated connection, never a pool slot that application
+/// traffic competes for.
+pub(crate) struct RedisCheck {
+    target: CheckTarget,
+    context: Context,
+    settings: redis::AsyncConnectionConfig,
+    timeouts: Timeouts,
+    /// `SET <key> <millis> PX <ttl>` after each `PING`, when the write check is on.
+    write_check: Option<(String, u64)>,
+    conn: Option<MultiplexedConnection>,
+    /// Notified when `conn` closes, if the connection can tell (RESP3).
+    closed: Option<Arc<Notify>>,
+    /// How long a failed connect may be looked into (see [`RedisCheck::diagnose`]).
+    diagnosis: Duration,
+}
+
+impl RedisCheck {
+    pub(crate) fn new(config: &RedisConfig, target: CheckTarget) -> RedisCheck {
+        let context = Context {
+            hosts: target.hosts(),
+            custom_ca: config.tls_ca.is_some(),
+        };
+        RedisCheck {
+            target,
+            context,
+            settings: connection_settings(config),
+            timeouts: config.timeouts,
+            write_check: config.write_check_key().map(|key| {
+                let ttl = (config.monitor.check_interval * 3).max(Duration::from_secs(1));
+                (key, ttl.as_millis() as u64)
+            }),
+            conn: None,
+            closed: None,
+            diagnosis: DIAGNOSIS.min(config.timeouts.connect),
+        }
+    }
+
+    /// Connects if there is no connection, then checks; returns the `PING` round trip.
+    ///
+    /// A connection kept from an earlier check may have been closed under us (`CLIENT KILL`, an
+    /// idle timeout, a proxy) while Redis is fine: that one failure is retried at once on a
+    /// fresh connection, which a server that is really gone refuses.
+    pub(crate) async fn check(&mut self) -> Result<Duration, CheckError> {
+        let reused = self.conn.is_some();
+        let outcome = match self.check_once().await {
+            Err(err) if reused && err.kind() == CheckErrorKind::Connection => {
+                debug!(reason = err.reason(), "redis_check_reconnect");
+                self.disconnect();
+                self.check_once().await
+            }
+            outcome => outcome,
+        };
+        if let Err(err) = &outcome
+            && matches!(
+                err.kind(),
+                CheckErrorKind::Connection | CheckErrorKind::Timeout | CheckErrorKind::Auth
+            )
+        {
+            self.disconnect();
+        }
+        outcome
+    }
+
+    /// The notification that the current connection has closed, when it can give one.
+    pub(crate) fn closed(&self) -> Option<Arc<Notify>> {
+        self.closed.clone()
+    }
+
+    /// Forgets the connection, so the next check opens a fresh one.
+    pub(crate) fn disconnect(&mut self) {
+        self.conn = None;
+        self.closed = None;
+    }
+
+    async fn check_once(&mut self) -> Result<Duration, CheckError> {
+        let response = self.timeouts.response;
+        if self.conn.is_none() {
+            let connect = self.timeouts.connect;
+            let closed = Arc::new(Notify::new());
+            let connected =
+                tokio::time::timeout(connect, self.target.connect(&self.settings, &closed));
+            let outcome = match connected.await {
+                Err(_) => Err(timed_out("connect", connect)),
+                Ok(Err(err)) => Err(classify(&err, &self.context)),
+                Ok(Ok((conn, tells_closed))) => Ok((conn, tells_closed)),
+            };
+            let (conn, tells_closed) = match outcome {
+                Ok(connected) => connected,
+                Err(err) => return Err(self.diagnose(err).await),
+            };
+            self.conn = Some(conn);
+            self.closed = tells_closed.then_some(closed);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            unreachable!("connected above");
+        };
+
+        let started = Instant::now();
+        let reply = tokio::time::timeout(response, redis::cmd("PING").query_async::<Value>(conn))
+            .await
+            .map_err(|_| timed_out("PING", response))?
+            .map_err(|err| classify(&err, &self.context))?;
+        if !matches!(&reply, Value::SimpleString(pong) if pong == "PONG") {
+            return Err(CheckError::new(
+                CheckErrorKind::NotReady,
+                "PING got an unexpected reply",
+            ));
+        }
+        let latency = started.elapsed();
+
+        let verified = tokio::time::timeout(response, self.target.verify(conn))
+            .await
+            .map_err(|_| timed_out("topology check", response))?
+            .map_err(|err| classify(&err, &self.context))?;
+        if let Some(Unhealthy { reason, reconnect }) = verified {
+            if reconnect {
+                self.disconnect();
+            }
+            return Err(CheckError::new(CheckErrorKind::NotReady, reason));
+        }
+
+        if let (Some((key, ttl_ms)), Some(conn)) = (&self.write_check, self.conn.as_mut()) {
+            // Catches what PING cannot: READONLY after a failover, OOM, paused writes.
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(key).arg(now_millis()).arg("PX").arg(*ttl_ms);
+            tokio::time::timeout(response, cmd.query_async::<()>(conn))
+                .await
+                .map_err(|_| timed_out("write check", response))?
+                .map_err(|err| classify(&err, &self.context))?;
+        }
+        Ok(latency)
+    }
+
+    /// A connect that failed is looked at once more, for the mistakes that look like an outage:
+    /// `rediss://` at a server that speaks plain Redis (the handshake waits for an answer that
+    /// never comes), and `redis://` at a server that speaks only TLS (it hangs up).
+    async fn diagnose(&self, err: CheckError) -> CheckError {
+        let probe_for = self.diagnosis;
+        match err.kind() {
+            CheckErrorKind::Timeout | CheckErrorKind::Connection | CheckErrorKind::Config => {
+                if let Some((host, port)) = self.target.tls_address()
+                    && speaks_plain_redis(&host, port, probe_for).await
+                {
+                    return CheckError::new(
+                        CheckErrorKind::Config,
+                        format!(
+                            "TLS handshake failed: {host}:{port} speaks plain Redis, not TLS; \
+                             use redis:// instead of rediss://"
+                        ),
+                    );
+                }
+                if let Some((host, port)) = self.target.plain_address()
+                    && err.kind() == CheckErrorKind::Connection
+                    && speaks_tls(&host, port, probe_for).await
+                {
+                    return CheckError::new(
+                        CheckErrorKind::Config,
+                        format!(
+                            "{host}:{port} speaks TLS and hung up on plain Redis; use rediss:// \
+                             instead of redis://"
+                        ),
+                    );
+                }
+                err
+            }
+            _ => err,
+        }
+    }
+}
+
+pub(crate) fn timed_out(what: &str, after: Duration) -> CheckError {
+    CheckError::new(
+        CheckErrorKind::Timeout,
+        format!("{what} timed out after {} ms", after.as_millis()),
+    )
+}
+
+/// Turns a client error into a failure class and a reason an operator can act on. Server
+/// messages are repeated without any arguments they echo: those can hold a password.
+fn classify(err: &RedisError, context: &Context) -> CheckError {
+    use CheckErrorKind::*;
+    let code = err.code().unwrap_or_default();
+    let detail = err.detail().map(without_arguments).unwrap_or_default();
+    let message = err.to_string();
+    let (kind, reason): (CheckErrorKind, String) = match err.kind() {
+        ErrorKind::AuthenticationFailed => (Auth, "authentication failed".into()),
+        _ if code == "NOAUTH" || code == "WRONGPASS" => {
+            (Auth, format!("authentication failed ({code})"))
+        }
+        ErrorKind::Server(ServerErrorKind::BusyLoading) => (
+            NotReady,
+            "LOADING: redis is loading the dataset into memory".into(),
+        ),
+        ErrorKind::Server(ServerErrorKind::MasterDown) => (
+            NotReady,
+            "MASTERDOWN: the replica has lost its master".into(),
+        ),
+        _ if code == "BUSY" => (NotReady, "BUSY: redis is running a long script".into()),
+        ErrorKind::Server(ServerErrorKind::ReadOnly) => (
+            NotReady,
+            "READONLY: the server is a replica and refuses writes".into(),
+        ),
+        _ if code == "OOM" => (
+            NotReady,
+            "OOM: maxmemory reached and writes are refused".into(),
+        ),
+        _ if code == "ERR" && is_unknown_sentinel_command(&detail) => {
+            (NotReady, NOT_A_SENTINEL.into())
+        }
+        _ if message.contains("does not point to a sentinel") => (NotReady, NOT_A_SENTINEL.into()),
+        _ if message.contains("invalid peer certificate") => {
+            (Config, certificate(&message, context))
+        }
+        _ if is_tls_failure(&message) => (
+            Config,
+            format!("TLS handshake failed: {}", sanitize_error(&message)),
+        ),
+        ErrorKind::InvalidClientConfig => (
+            Config,
+            format!("invalid client configuration: {}", sanitize_error(&message)),
+        ),
+        _ if message.contains("failed to lookup address") => {
+            let hosts = context.hosts.join(", ");
+            (
+                Connection,
+                format!("cannot resolve the host name {hosts}: no such host"),
+            )
+        }
+        _ if err.is_timeout() => (Timeout, "timed out".into()),
+        _ if err.is_connection_refusal() => (Connection, "connection refused".into()),
+        _ if err.is_io_error() || err.is_connection_dropped() => {
+            // I/O messages carry no secrets ("Connection reset by peer (os error 104)").
+            (Connection, sanitize_error(&message))
+        }
+        _ if detail.contains("max number of clients") => {
+            (NotReady, "max number of clients reached".into())
+        }
+        _ if !code.is_empty() => (
+            NotReady,
+            format!("redis replied with an error: {code} {detail}")
+                .trim_end()
+                .to_owned(),
+        ),
+        _ => (NotReady, sanitize_error(&message)),
+    };
+    CheckError::new(kind, reason)
+}
+
+const NOT_A_SENTINEL: &str = "not a sentinel: the server named as a sentinel does not know \
+    the SENTINEL command (point REDIS_SENTINEL_URLS at the sentinels, usually port 26379)";
+
+/// A server error's text up to where it starts repeating the command's arguments
+/// (`..., with args beginning with: ...`), sanitized.
+fn without_arguments(detail: &str) -> String {
+    let cut = detail.find(", with args").unwrap_or(detail.len());
+    sanitize_error(&detail[..cut])
+}
+
+fn is_unknown_sentinel_command(detail: &str) -> bool {
+    let detail = detail.to_ascii_lowercase();
+    detail.contains("unknown command") && detail.contains("sentinel")
+}
+
+/// Why the server's certificate was refused, in terms of what to change.
+fn certificate(message: &str, context: &Context) -> String {
+    let hosts = context.hosts.join(", ");
+    if message.contains("UnknownIssuer") || message.contains("BadSignature") {
+        let roots = if context.custom_ca {
+            "the CA in REDIS_TLS_CA_FILE"
+        } else {
+            "a CA the system trusts (set REDIS_TLS_CA_FILE to the CA that signed it)"
+        };
+        format!("TLS handshake failed: the server's certificate is not signed by {roots}")
+    } else if message.contains("NotValidForName") || message.contains("not valid for name") {
+        format!(
+            "TLS handshake failed: the server's certificate does not name the host {hosts} \
+             (connect by a name the certificate lists)"
+        )
+    } else if message.contains("Expired") {
+        "TLS handshake failed: the server's certificate has expired".to_owned()
+    } else {
+        format!(
+            "TLS handshake failed: the server's certificate was refused ({})",
+            sanitize_error(message)
+        )
+    }
+}
+
+/// True when the connection failed in the TLS handshake for another reason than the
+/// certificate: redis keeps the rustls error behind an `Arc`, out of reach of a downcast, so its
+/// message is what tells.
+fn is_tls_failure(message: &str) -> bool {
+    const TLS_MESSAGES: [&str; 4] = [
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "received corrupt message",
+    ];
+    TLS_MESSAGES.iter().any(|m| message.contains(m))
+}
+
+/// True when `host:port` answers a plain `PING` the way Redis does (`+PONG`, or an error such
+/// as `-NOAUTH`).
+async fn speaks_plain_redis(host: &str, port: u16, within: Duration) -> bool {
+    let exchange = async {
+        let mut stream = TcpStream::connect((host, port)).await.ok()?;
+        stream.write_all(b"PING\r\n").await.ok()?;
+        let mut first = [0u8; 1];
+        stream.read_exact(&mut first).await.ok()?;
+        Some(matches!(first[0], b'+' | b'-'))
+    };
+    tokio::time::timeout(within, exchange)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// True when `host:port` answers a TLS `ClientHello` with a TLS record (a handshake or an
+/// alert).
+async fn speaks_tls(host: &str, port: u16, within: Duration) -> bool {
+    let Some(hello) = client_hello() else {
+        return false;
+    };
+    let exchange = async {
+        let mut stream = TcpStream::connect((host, port)).await.ok()?;
+        stream.write_all(&hello).await.ok()?;
+        let mut record = [0u8; 2];
+        stream.read_exact(&mut record).await.ok()?;
+        Some(matches!(record, [0x15 | 0x16, 0x03]))
+    };
+    tokio::time::timeout(within, exchange)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// The first flight of a TLS client, from rustls: only sent, to see whether TLS answers.
+fn client_hello() -> Option<Vec<u8>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("redis").ok()?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).ok()?;
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello).ok()?;
+    Some(hello)
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Connects once and checks once, within `timeout` in all: what `redis-gate ping` does.
+///
+/// `Ok` carries the `PING` round trip. A `LOADING` or `NOAUTH` reply is an error here, unlike
+/// `redis-cli ping`, which exits 0 on both.
+pub async fn ping(config: &RedisConfig, timeout: Duration) -> Result<Duration, CheckError> {
+    // A quarter of the time, up to half a second, is kept to look into a failed connect.
+    let diagnosis = DIAGNOSIS.min(timeout / 4);
+    let mut config = config.clone();
+    config.timeouts.connect = timeout - diagnosis;
+    config.timeouts.response = timeout;
+    let (target, _pool) = crate::connect::connect(&config)
+        .map_err(|err| CheckError::new(CheckErrorKind::Config, err.to_string()))?;
+    let mut check = RedisCheck::new(&config, target);
+    check.diagnosis = diagnosis;
+    tokio::time::timeout(timeout, check.check())
+        .await
+        .map_err(|_| timed_out("PING", timeout))?
+}
