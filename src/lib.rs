@@ -26,9 +26,9 @@
 
 #[doc(inline)]
 pub use redis_gate_core::{
-    Availability, AvailabilityReporter, Backoff, CheckError, CheckErrorKind, DEFAULT_NAME,
-    MonitorSettings, Reading, Snapshot, StartupPolicy, Status, Subscription, redact,
-    sanitize_error,
+    Availability, AvailabilityReporter, Backoff, Check, CheckError, CheckErrorKind, DEFAULT_NAME,
+    Monitor, MonitorSettings, Reading, Snapshot, StartupPolicy, Status, Subscription, Unavailable,
+    redact, sanitize_error,
 };
 
 #[cfg(feature = "tower")]

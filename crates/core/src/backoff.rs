@@ -56,14 +56,16 @@ impl Backoff {
 
     /// The delay before retry number `attempt` (from 0).
     pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+        self.delay_at(attempt, rng.random())
+    }
+
+    /// The delay before retry number `attempt` for a given random `sample` from `[0, 1)`: the
+    /// cut is `sample × jitter` of the delay. [`delay`](Self::delay) draws the sample.
+    pub fn delay_at(&self, attempt: u32, sample: f64) -> Duration {
         let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
         let grown = self.initial.as_secs_f64() * 2f64.powi(exponent);
         let capped = grown.min(self.max.as_secs_f64());
-        let cut = if self.jitter > 0.0 {
-            rng.random_range(0.0..self.jitter)
-        } else {
-            0.0
-        };
+        let cut = sample.clamp(0.0, 1.0) * self.jitter;
         Duration::from_secs_f64(capped * (1.0 - cut))
     }
 }

@@ -35,6 +35,7 @@ mod backoff;
 mod check;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod monitor;
 mod reporter;
 mod sanitize;
 mod settings;
@@ -43,6 +44,7 @@ mod status;
 
 pub use backoff::Backoff;
 pub use check::{CheckError, CheckErrorKind};
+pub use monitor::{Check, Monitor, Unavailable};
 pub use reporter::{Availability, AvailabilityReporter, Subscription};
 pub use sanitize::{redact, sanitize_error};
 pub use settings::{MonitorSettings, StartupPolicy};

@@ -1,7 +1,26 @@
-//! Transition metrics, with the `metrics` feature: the gauge `redis_gate_available{dependency}`
-//! and the counter `redis_gate_transitions_total{dependency,from,to}`.
+//! Metrics, with the `metrics` feature: the gauge `redis_gate_available{dependency}`, the
+//! counters `redis_gate_transitions_total{dependency,from,to}` and
+//! `redis_gate_check_failures_total{dependency,reason}`, and the histogram
+//! `redis_gate_check_duration_seconds{dependency}`.
 
-use crate::Reading;
+use std::time::Duration;
+
+use crate::{CheckError, Reading};
+
+/// One check: how long it took, and its failure class if it failed (a small, fixed set of label
+/// values, whatever the error text says).
+pub(crate) fn check(name: &str, took: Duration, failure: Option<&CheckError>) {
+    metrics::histogram!("redis_gate_check_duration_seconds", "dependency" => name.to_owned())
+        .record(took.as_secs_f64());
+    if let Some(err) = failure {
+        metrics::counter!(
+            "redis_gate_check_failures_total",
+            "dependency" => name.to_owned(),
+            "reason" => err.kind().as_str(),
+        )
+        .increment(1);
+    }
+}
 
 pub(crate) fn registered(name: &str, reading: Reading) {
     available(name, reading);

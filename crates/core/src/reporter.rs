@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::monitor::Report;
 use crate::status::{BEEN_AVAILABLE_BIT, STARTED_BIT};
 use crate::{DEFAULT_NAME, Reading, Snapshot, Status, sanitize_error};
 
@@ -104,26 +105,10 @@ impl AvailabilityReporter {
         });
     }
 
-    /// Records that a check completed after `latency`, whatever its outcome, without waking
-    /// subscribers; [`Snapshot::last_check_at`] and [`Snapshot::last_check_latency`] show it.
-    ///
-    /// Returns `true` if this ends a stall (see [`mark_stalled`](Self::mark_stalled)): the
-    /// status stays [`Status::Failed`] until the monitor writes the one this check found.
-    pub fn record_check(&self, latency: Duration) -> bool {
-        let mut was_stalled = false;
-        self.update(|snapshot| {
-            snapshot.last_check_at = Some(Instant::now());
-            snapshot.last_check_latency = Some(latency);
-            was_stalled = std::mem::take(&mut snapshot.stalled);
-        });
-        was_stalled
-    }
-
     /// The monitor has completed no check within its stall deadline (a check that never returns,
     /// a starved task), so it cannot vouch for the dependency: the status becomes
-    /// [`Status::Failed`] with the last error `monitor stalled` until the next
-    /// [`record_check`](Self::record_check) and status. Returns `true` if it was not stalled
-    /// already.
+    /// [`Status::Failed`] with the last error `monitor stalled` until the monitor reports its
+    /// next check. Returns `true` if it was not stalled already.
     pub fn mark_stalled(&self) -> bool {
         let mut newly = false;
         self.update(|snapshot| {
@@ -153,6 +138,42 @@ impl AvailabilityReporter {
             snapshot.last_error = Some(Arc::from(STOPPED));
         });
         first
+    }
+
+    /// Writes what one check decided, in one write: the status, the failure's reason (kept as
+    /// history when `None`), the attempt count, the next retry, the startup decision, and when the
+    /// check completed and how long it took. Subscribers wake only if the reading (or the startup
+    /// flag) changed. Returns whether it changed, and whether this ended a stall.
+    pub(crate) fn report(&self, report: &Report, latency: Duration) -> Reported {
+        let error = report
+            .error
+            .as_deref()
+            .map(|e| Arc::<str>::from(sanitize_error(e)));
+        let mut stall_ended = false;
+        let changed = self.update(|snapshot| {
+            let was = snapshot.reading.status();
+            stall_ended = std::mem::take(&mut snapshot.stalled);
+            snapshot.reading = Reading::new(report.status, snapshot.reading.is_overridden());
+            if report.status == Status::Connected {
+                if was != Status::Connected || stall_ended {
+                    snapshot.connected_since = Some(Instant::now());
+                }
+            } else {
+                snapshot.connected_since = None;
+            }
+            if let Some(error) = error {
+                snapshot.last_error = Some(error);
+            }
+            snapshot.attempts = report.attempts;
+            snapshot.next_retry_at = report.next_retry_at;
+            snapshot.started |= report.started;
+            snapshot.last_check_at = Some(Instant::now());
+            snapshot.last_check_latency = Some(latency);
+        });
+        Reported {
+            changed,
+            stall_ended,
+        }
     }
 
     /// Remembers when the next attempt is due, or that none is scheduled.
@@ -210,6 +231,13 @@ impl AvailabilityReporter {
             true
         })
     }
+}
+
+/// What [`AvailabilityReporter::report`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reported {
+    pub(crate) changed: bool,
+    pub(crate) stall_ended: bool,
 }
 
 fn state_byte(snapshot: &Snapshot) -> u8 {
@@ -539,8 +567,18 @@ mod tests {
         assert!(snapshot.is_started(), "the startup decision stands");
     }
 
+    fn connected_report() -> Report {
+        Report {
+            status: Status::Connected,
+            error: None,
+            attempts: 0,
+            next_retry_at: None,
+            started: true,
+        }
+    }
+
     #[test]
-    fn a_stall_is_unavailable_until_a_check_completes_and_a_status_is_written() {
+    fn a_stall_is_unavailable_until_the_next_report() {
         let reporter = AvailabilityReporter::default();
         let redis = reporter.availability();
         reporter.set_status(Status::Connected);
@@ -552,69 +590,67 @@ mod tests {
         assert_eq!(snapshot.last_error(), Some("monitor stalled"));
         assert!(snapshot.is_stalled());
 
-        assert!(reporter.record_check(Duration::from_millis(3)));
-        assert!(!redis.snapshot().is_stalled());
-        assert!(
-            !redis.is_available(),
-            "the check's status is not written yet"
-        );
-        reporter.set_status(Status::Connected);
+        let reported = reporter.report(&connected_report(), Duration::from_millis(3));
+        assert!(reported.changed && reported.stall_ended);
         assert!(redis.is_available());
-        assert!(
-            !reporter.record_check(Duration::from_millis(1)),
-            "no stall to end"
-        );
+        assert!(!redis.snapshot().is_stalled());
+        let again = reporter.report(&connected_report(), Duration::from_millis(1));
+        assert!(!again.changed && !again.stall_ended);
     }
 
     #[test]
-    fn checks_are_recorded_silently_with_their_latency() {
+    fn a_report_is_one_write_of_everything_a_check_found() {
         let reporter = AvailabilityReporter::default();
         let redis = reporter.availability();
-        assert_eq!(redis.snapshot().last_check_at(), None);
         let mut changes = redis.subscribe();
-        reporter.record_check(Duration::from_micros(420));
-        let snapshot = redis.snapshot();
+        let retry_at = Instant::now() + Duration::from_secs(2);
+        let failed = Report {
+            status: Status::Disconnected,
+            error: Some("connect to redis://u:hunter2@h refused".to_owned()),
+            attempts: 3,
+            next_retry_at: Some(retry_at),
+            started: false,
+        };
+        assert!(reporter.report(&failed, Duration::from_micros(420)).changed);
+        assert!(is_ready(changes.changed()), "a transition wakes");
+        let snapshot = changes.snapshot();
+        assert_eq!(snapshot.status(), Status::Disconnected);
+        assert_eq!(
+            snapshot.last_error(),
+            Some("connect to redis://u:***@h refused")
+        );
+        assert_eq!(snapshot.attempts(), 3);
+        assert_eq!(snapshot.next_retry_at(), Some(retry_at));
         assert_eq!(
             snapshot.last_check_latency(),
             Some(Duration::from_micros(420))
         );
         assert!(snapshot.last_check_age().unwrap() < Duration::from_secs(5));
-        assert!(
-            !is_ready(changes.changed()),
-            "a check alone is not a transition"
+        assert!(!snapshot.is_started());
+
+        // The same status again wakes nobody, but the details follow.
+        let mut again = failed.clone();
+        again.attempts = 4;
+        assert!(!reporter.report(&again, Duration::ZERO).changed);
+        assert!(!is_ready(changes.changed()));
+        assert_eq!(redis.snapshot().attempts(), 4);
+
+        // Back: the error stays as history, the override still holds it out.
+        reporter.mark_unavailable("maintenance");
+        reporter.report(&connected_report(), Duration::ZERO);
+        let snapshot = redis.snapshot();
+        assert!(snapshot.is_started());
+        assert!(snapshot.connected_since().is_some());
+        assert_eq!(
+            snapshot.last_error(),
+            Some("connect to redis://u:***@h refused")
         );
-    }
-
-    #[tokio::test]
-    async fn startup_completes_once_by_connecting_or_by_giving_up() {
-        let reporter = AvailabilityReporter::default();
-        let redis = reporter.availability();
-        let mut changes = redis.subscribe();
-        assert!(!redis.is_started());
-
-        reporter.set_status(Status::Failed);
-        assert!(!redis.is_started(), "failing is not a startup decision");
-        assert!(reporter.mark_started());
-        assert!(redis.is_started());
-        assert!(redis.snapshot().is_started());
         assert!(
-            changes.changed().await.is_some(),
-            "the startup decision wakes subscribers"
+            !redis.is_available(),
+            "the override is independent of reports"
         );
-        assert_eq!(redis.status(), Status::Failed, "the reading is untouched");
-
-        assert!(!reporter.mark_started(), "once only");
-        reporter.set_status(Status::Connected);
-        reporter.set_status(Status::Disconnected);
-        assert!(redis.is_started(), "never undone");
-        assert!(!redis.is_available());
-
-        let other = AvailabilityReporter::default();
-        other.set_status(Status::Connected);
-        assert!(
-            other.availability().is_started(),
-            "connecting is a startup decision"
-        );
+        reporter.clear_override();
+        assert!(redis.is_available());
     }
 
     #[test]

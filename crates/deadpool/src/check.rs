@@ -6,15 +6,57 @@ use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, ErrorKind, RedisError, ServerErrorKind, Value};
-use redis_gate_core::{CheckError, CheckErrorKind, sanitize_error};
+use redis_gate_core::{Check, CheckError, CheckErrorKind, sanitize_error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tracing::debug;
 
-use crate::RedisConfig;
+use std::future::Future;
+
 use crate::config::Timeouts;
 use crate::connect::{CheckTarget, Unhealthy, connection_settings};
+use crate::monitor::PoolFailures;
+use crate::{RedisConfig, RedisPool};
+
+impl Check for RedisCheck {
+    /// The health check; when the application's pool has failed to open connections, also a
+    /// fresh connection, which is what the pool needs and what `maxclients` refuses.
+    async fn check(&mut self) -> Result<Duration, CheckError> {
+        let latency = self.check_connection().await?;
+        if self.pool_failures.any() {
+            ping(&self.config, self.config.timeouts.connect)
+                .await
+                .map_err(|err| {
+                    CheckError::new(err.kind(), format!("new connections fail: {err}"))
+                })?;
+            self.pool_failures.clear();
+        }
+        Ok(latency)
+    }
+
+    fn timeout(&self) -> Duration {
+        self.config.longest_check()
+    }
+
+    /// A closed health-check connection (Redis killed, restarted, a proxy gone) is checked at
+    /// once instead of at the next interval.
+    fn wake(&mut self) -> impl Future<Output = ()> + Send {
+        let closed = self.closed.clone();
+        async move {
+            match closed {
+                Some(closed) => closed.notified().await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Idle pooled connections are most likely dead: drop them so handlers do not pick them up
+    /// once Redis is back.
+    fn lost(&mut self) {
+        self.pool.drop_idle();
+    }
+}
 
 /// The longest a failed connect is looked into.
 const DIAGNOSIS: Duration = Duration::from_millis(500);
@@ -31,6 +73,10 @@ struct Context {
 /// traffic competes for.
 pub(crate) struct RedisCheck {
     target: CheckTarget,
+    /// For a check of a fresh connection when the application's pool fails to open ones.
+    config: RedisConfig,
+    pool: RedisPool,
+    pool_failures: Arc<PoolFailures>,
     context: Context,
     settings: redis::AsyncConnectionConfig,
     timeouts: Timeouts,
@@ -44,13 +90,21 @@ pub(crate) struct RedisCheck {
 }
 
 impl RedisCheck {
-    pub(crate) fn new(config: &RedisConfig, target: CheckTarget) -> RedisCheck {
+    pub(crate) fn new(
+        config: &RedisConfig,
+        target: CheckTarget,
+        pool: RedisPool,
+        pool_failures: Arc<PoolFailures>,
+    ) -> RedisCheck {
         let context = Context {
             hosts: target.hosts(),
             custom_ca: config.tls_ca.is_some(),
         };
         RedisCheck {
             target,
+            config: config.clone(),
+            pool,
+            pool_failures,
             context,
             settings: connection_settings(config),
             timeouts: config.timeouts,
@@ -69,7 +123,7 @@ impl RedisCheck {
     /// A connection kept from an earlier check may have been closed under us (`CLIENT KILL`, an
     /// idle timeout, a proxy) while Redis is fine: that one failure is retried at once on a
     /// fresh connection, which a server that is really gone refuses.
-    pub(crate) async fn check(&mut self) -> Result<Duration, CheckError> {
+    async fn check_connection(&mut self) -> Result<Duration, CheckError> {
         let reused = self.conn.is_some();
         let outcome = match self.check_once().await {
             Err(err) if reused && err.kind() == CheckErrorKind::Connection => {
@@ -88,11 +142,6 @@ impl RedisCheck {
             self.disconnect();
         }
         outcome
-    }
-
-    /// The notification that the current connection has closed, when it can give one.
-    pub(crate) fn closed(&self) -> Option<Arc<Notify>> {
-        self.closed.clone()
     }
 
     /// Forgets the connection, so the next check opens a fresh one.
@@ -396,11 +445,11 @@ pub async fn ping(config: &RedisConfig, timeout: Duration) -> Result<Duration, C
     let mut config = config.clone();
     config.timeouts.connect = timeout - diagnosis;
     config.timeouts.response = timeout;
-    let (target, _pool) = crate::connect::connect(&config)
+    let (target, pool) = crate::connect::connect(&config)
         .map_err(|err| CheckError::new(CheckErrorKind::Config, err.to_string()))?;
-    let mut check = RedisCheck::new(&config, target);
+    let mut check = RedisCheck::new(&config, target, pool, Arc::default());
     check.diagnosis = diagnosis;
-    tokio::time::timeout(timeout, check.check())
+    tokio::time::timeout(timeout, check.check_connection())
         .await
         .map_err(|_| timed_out("PING", timeout))?
 }

@@ -17,8 +17,6 @@
 mod check;
 mod config;
 mod connect;
-#[cfg(feature = "metrics")]
-mod metrics;
 mod monitor;
 mod pool;
 

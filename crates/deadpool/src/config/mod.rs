@@ -294,15 +294,10 @@ impl RedisConfig {
         self.topology.is_tls()
     }
 
-    /// The longest one health check can honestly take: a connect and a retried one, and a
-    /// response for each of its commands.
+    /// The longest one health check can honestly take: a connect and a retried one, a response
+    /// for each of its commands, and a look into a failed connect.
     pub(crate) fn longest_check(&self) -> Duration {
-        self.timeouts.connect * 2 + self.timeouts.response * 4
-    }
-
-    /// The stall timeout in force.
-    pub(crate) fn stall_after(&self) -> Duration {
-        self.monitor.stall_after(self.longest_check())
+        self.timeouts.connect * 2 + self.timeouts.response * 4 + Duration::from_millis(500)
     }
 
     /// The key the write check sets, when it is on.

@@ -505,8 +505,12 @@ fn timeouts_and_policy_come_from_the_environment() {
     assert_eq!(cfg.timeouts.connect, Duration::from_millis(2000));
     assert_eq!(cfg.monitor.startup_timeout, Duration::from_millis(8000));
     assert_eq!(cfg.monitor.startup, StartupPolicy::Degraded);
-    // Three 1 s intervals, two 2 s connects, four 500 ms responses.
-    assert_eq!(cfg.stall_after(), Duration::from_secs(9));
+    // Three 1 s intervals, two 2 s connects, four 500 ms responses, and 500 ms to look into a
+    // failed connect.
+    assert_eq!(
+        cfg.monitor.stall_after(cfg.longest_check()),
+        Duration::from_millis(9500)
+    );
 
     let cfg = env(&[
         ("REDIS_HOST", "cache"),
@@ -527,7 +531,10 @@ fn timeouts_and_policy_come_from_the_environment() {
     assert_eq!(cfg.pool_size, 4);
     assert_eq!(cfg.monitor.backoff.initial(), Duration::from_secs(1));
     assert_eq!(cfg.monitor.backoff.max(), Duration::from_secs(15));
-    assert_eq!(cfg.stall_after(), Duration::from_secs(4));
+    assert_eq!(
+        cfg.monitor.stall_after(cfg.longest_check()),
+        Duration::from_secs(4)
+    );
 }
 
 #[test]

@@ -1,0 +1,546 @@
+//! The monitor's rules as one pure step: (what the monitor knows, a check's outcome, the time)
+//! → what to publish, when to check next, and what to log. No I/O, no clock of its own, no
+//! knowledge of the dependency: the loop around it does those, and tests need no server.
+
+use std::time::{Duration, Instant};
+
+use crate::{CheckError, CheckErrorKind, MonitorSettings, StartupPolicy, Status};
+
+/// How often, at most, a summary of ongoing connection failures is logged.
+const FAILURE_SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// What the monitor knows between checks. The status here is the one it decided, never one read
+/// back from the handle, and the failure count lives here only.
+#[derive(Clone, Debug)]
+pub(crate) struct Watch {
+    status: Status,
+    started_at: Instant,
+    /// Before the first connection, failures keep the status `Connecting`.
+    ever_connected: bool,
+    /// The startup budget (attempts or time) ran out before the first connection.
+    gave_up: bool,
+    /// Failed attempts since the dependency was last available; drives the backoff.
+    failures: u32,
+    timeouts_in_row: u32,
+    successes_in_row: u32,
+    down_since: Instant,
+    last_failure_log: Option<Instant>,
+    failures_since_log: u32,
+}
+
+/// What one step decides.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Step {
+    /// What the handle gets, in one write.
+    pub(crate) report: Report,
+    /// When to check next, from now.
+    pub(crate) next_check_in: Duration,
+    /// What to log, in order.
+    pub(crate) events: Vec<Event>,
+    /// The dependency has just become unavailable (a check may drop what it pooled).
+    pub(crate) lost: bool,
+}
+
+/// Everything one check tells the handle; see `AvailabilityReporter::report`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Report {
+    pub(crate) status: Status,
+    /// The failure's reason; `None` keeps the last one as history.
+    pub(crate) error: Option<String>,
+    pub(crate) attempts: u32,
+    pub(crate) next_retry_at: Option<Instant>,
+    /// The startup decision is made (connected once, or gave up and runs degraded).
+    pub(crate) started: bool,
+}
+
+/// A log event, named by the loop (`<prefix>_connect_ok`, ...).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Event {
+    /// The first connection.
+    ConnectOk {
+        took: Duration,
+        latency: Duration,
+        attempt: u32,
+    },
+    /// Available again after an outage.
+    Reconnected { downtime: Duration, attempt: u32 },
+    /// One timeout, not yet `fall` in a row: checked again at once.
+    Slow { reason: String, timeouts: u32 },
+    /// Was available, is not.
+    ConnectionLost { reason: String },
+    /// The first failure of an outage, then at most one summary a minute.
+    ConnectFail {
+        reason: String,
+        attempt: u32,
+        failures_since_last_log: u32,
+        down_for: Duration,
+    },
+    /// The startup budget ran out and the policy is to run degraded.
+    Degraded {
+        attempts: u32,
+        waited: Duration,
+        reason: String,
+    },
+}
+
+impl Watch {
+    /// A monitor starting at `now`, not connected yet.
+    pub(crate) fn new(now: Instant) -> Watch {
+        Watch {
+            status: Status::Connecting,
+            started_at: now,
+            ever_connected: false,
+            gave_up: false,
+            failures: 0,
+            timeouts_in_row: 0,
+            successes_in_row: 0,
+            down_since: now,
+            last_failure_log: None,
+            failures_since_log: 0,
+        }
+    }
+
+    /// The status the monitor decided last.
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> Status {
+        self.status
+    }
+
+    /// One step. `jitter` is a sample from `[0, 1)` for the backoff, so that the step stays
+    /// deterministic.
+    pub(crate) fn step(
+        &mut self,
+        outcome: Result<Duration, &CheckError>,
+        now: Instant,
+        settings: &MonitorSettings,
+        jitter: f64,
+    ) -> Step {
+        match outcome {
+            Ok(latency) => self.succeeded(latency, now, settings),
+            Err(err) => self.failed(err, now, settings, jitter),
+        }
+    }
+
+    fn succeeded(&mut self, latency: Duration, now: Instant, settings: &MonitorSettings) -> Step {
+        self.timeouts_in_row = 0;
+        self.successes_in_row = self.successes_in_row.saturating_add(1);
+        let mut events = Vec::new();
+        if self.status != Status::Connected && self.successes_in_row >= settings.rise.max(1) {
+            let attempt = self.failures.saturating_add(1);
+            events.push(if self.ever_connected {
+                Event::Reconnected {
+                    downtime: now.saturating_duration_since(self.down_since),
+                    attempt,
+                }
+            } else {
+                Event::ConnectOk {
+                    took: now.saturating_duration_since(self.started_at),
+                    latency,
+                    attempt,
+                }
+            });
+            self.status = Status::Connected;
+            self.ever_connected = true;
+            self.gave_up = false;
+            self.failures = 0;
+            self.last_failure_log = None;
+            self.failures_since_log = 0;
+        }
+        // Not back yet (`rise` asks for more): the next check is the next attempt.
+        let next_retry_at =
+            (self.status != Status::Connected).then_some(now + settings.check_interval);
+        Step {
+            report: self.report(None, next_retry_at, settings),
+            next_check_in: settings.check_interval,
+            events,
+            lost: false,
+        }
+    }
+
+    fn failed(
+        &mut self,
+        err: &CheckError,
+        now: Instant,
+        settings: &MonitorSettings,
+        jitter: f64,
+    ) -> Step {
+        self.successes_in_row = 0;
+        let was_available = self.status == Status::Connected;
+        let mut events = Vec::new();
+        if err.kind() == CheckErrorKind::Timeout && was_available {
+            self.timeouts_in_row = self.timeouts_in_row.saturating_add(1);
+            if self.timeouts_in_row < settings.fall.max(1) {
+                // One slow answer is not an outage yet: check again at once.
+                events.push(Event::Slow {
+                    reason: err.reason().to_owned(),
+                    timeouts: self.timeouts_in_row,
+                });
+                return Step {
+                    report: self.report(None, None, settings),
+                    next_check_in: Duration::ZERO,
+                    events,
+                    lost: false,
+                };
+            }
+        }
+        self.timeouts_in_row = 0;
+        self.failures = self.failures.saturating_add(1);
+
+        let waited = now.saturating_duration_since(self.started_at);
+        if !self.ever_connected
+            && !self.gave_up
+            && (self.failures >= settings.startup_attempts.max(1)
+                || waited >= settings.startup_timeout)
+        {
+            self.gave_up = true;
+            if settings.startup == StartupPolicy::Degraded {
+                events.push(Event::Degraded {
+                    attempts: self.failures,
+                    waited,
+                    reason: err.reason().to_owned(),
+                });
+            }
+        }
+        let lasting = matches!(err.kind(), CheckErrorKind::Auth | CheckErrorKind::Config);
+        self.status = if lasting || self.gave_up {
+            Status::Failed
+        } else if self.ever_connected {
+            Status::Disconnected
+        } else {
+            Status::Connecting
+        };
+        let attempt = if self.status == Status::Failed {
+            u32::MAX
+        } else {
+            self.failures - 1
+        };
+        let delay = settings.backoff.delay_at(attempt, jitter);
+
+        if was_available {
+            self.down_since = now;
+            events.push(Event::ConnectionLost {
+                reason: err.reason().to_owned(),
+            });
+            self.last_failure_log = Some(now);
+            self.failures_since_log = 0;
+        } else {
+            self.failures_since_log = self.failures_since_log.saturating_add(1);
+            let due = self
+                .last_failure_log
+                .is_none_or(|at| now.saturating_duration_since(at) >= FAILURE_SUMMARY_EVERY);
+            if due {
+                events.push(Event::ConnectFail {
+                    reason: err.reason().to_owned(),
+                    attempt: self.failures,
+                    failures_since_last_log: self.failures_since_log,
+                    down_for: now.saturating_duration_since(self.down_since),
+                });
+                self.last_failure_log = Some(now);
+                self.failures_since_log = 0;
+            }
+        }
+        Step {
+            report: self.report(Some(err.reason()), Some(now + delay), settings),
+            next_check_in: delay,
+            events,
+            lost: was_available,
+        }
+    }
+
+    fn report(
+        &self,
+        error: Option<&str>,
+        next_retry_at: Option<Instant>,
+        settings: &MonitorSettings,
+    ) -> Report {
+        Report {
+            status: self.status,
+            error: error.map(str::to_owned),
+            attempts: self.failures,
+            next_retry_at,
+            started: self.ever_connected
+                || (self.gave_up && settings.startup == StartupPolicy::Degraded),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Backoff;
+
+    fn settings() -> MonitorSettings {
+        MonitorSettings {
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(2)),
+            ..MonitorSettings::default()
+        }
+    }
+
+    fn refused() -> CheckError {
+        CheckError::new(CheckErrorKind::Connection, "connection refused")
+    }
+
+    fn timeout() -> CheckError {
+        CheckError::new(CheckErrorKind::Timeout, "PING timed out after 500 ms")
+    }
+
+    const OK: Result<Duration, &CheckError> = Ok(Duration::from_micros(300));
+
+    /// A watch that has connected once, at `t0`.
+    fn connected(t0: Instant, settings: &MonitorSettings) -> Watch {
+        let mut watch = Watch::new(t0);
+        watch.step(OK, t0, settings, 0.0);
+        assert_eq!(watch.status(), Status::Connected);
+        watch
+    }
+
+    #[test]
+    fn the_first_success_connects_and_says_how_long_it_took() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = Watch::new(t0);
+        let step = watch.step(OK, t0 + Duration::from_millis(7), &settings, 0.0);
+        assert_eq!(step.report.status, Status::Connected);
+        assert!(step.report.started);
+        assert_eq!(step.report.attempts, 0);
+        assert_eq!(step.report.next_retry_at, None);
+        assert_eq!(step.next_check_in, settings.check_interval);
+        assert_eq!(
+            step.events,
+            [Event::ConnectOk {
+                took: Duration::from_millis(7),
+                latency: Duration::from_micros(300),
+                attempt: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn timeouts_flip_only_after_fall_in_a_row_and_are_retried_at_once() {
+        let t0 = Instant::now();
+        let mut settings = settings();
+        settings.fall = 3;
+        let mut watch = connected(t0, &settings);
+        for timeouts in 1..3 {
+            let step = watch.step(Err(&timeout()), t0, &settings, 0.0);
+            assert_eq!(step.report.status, Status::Connected, "timeout {timeouts}");
+            assert_eq!(step.next_check_in, Duration::ZERO);
+            assert!(
+                matches!(&step.events[..], [Event::Slow { timeouts: t, .. }] if *t == timeouts)
+            );
+            assert!(!step.lost);
+        }
+        let step = watch.step(Err(&timeout()), t0, &settings, 0.0);
+        assert_eq!(step.report.status, Status::Disconnected);
+        assert!(step.lost);
+        assert!(matches!(&step.events[..], [Event::ConnectionLost { .. }]));
+
+        // A success in between starts the count again.
+        let mut watch = connected(t0, &settings);
+        watch.step(Err(&timeout()), t0, &settings, 0.0);
+        watch.step(OK, t0, &settings, 0.0);
+        watch.step(Err(&timeout()), t0, &settings, 0.0);
+        let step = watch.step(Err(&timeout()), t0, &settings, 0.0);
+        assert_eq!(step.report.status, Status::Connected);
+    }
+
+    #[test]
+    fn refused_and_reset_connections_flip_at_once() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = connected(t0, &settings);
+        let reset = CheckError::new(CheckErrorKind::Connection, "Connection reset by peer");
+        let step = watch.step(Err(&reset), t0, &settings, 0.0);
+        assert_eq!(step.report.status, Status::Disconnected);
+        assert_eq!(
+            step.report.error.as_deref(),
+            Some("Connection reset by peer")
+        );
+        assert_eq!(step.report.attempts, 1);
+        assert_eq!(step.next_check_in, Duration::from_millis(100));
+        assert_eq!(
+            step.report.next_retry_at,
+            Some(t0 + Duration::from_millis(100))
+        );
+        assert!(step.lost);
+    }
+
+    #[test]
+    fn rise_successes_bring_it_back_and_report_the_downtime() {
+        let t0 = Instant::now();
+        let mut settings = settings();
+        settings.rise = 2;
+        let mut watch = Watch::new(t0);
+        watch.step(OK, t0, &settings, 0.0);
+        let step = watch.step(OK, t0, &settings, 0.0);
+        assert_eq!(
+            step.report.status,
+            Status::Connected,
+            "two successes connect"
+        );
+
+        let down = t0 + Duration::from_secs(1);
+        watch.step(Err(&refused()), down, &settings, 0.0);
+        let step = watch.step(OK, down + Duration::from_secs(2), &settings, 0.0);
+        assert_eq!(
+            step.report.status,
+            Status::Disconnected,
+            "one success is not enough"
+        );
+        assert!(step.events.is_empty());
+        let step = watch.step(OK, down + Duration::from_secs(3), &settings, 0.0);
+        assert_eq!(step.report.status, Status::Connected);
+        assert_eq!(
+            step.events,
+            [Event::Reconnected {
+                downtime: Duration::from_secs(3),
+                attempt: 2
+            }]
+        );
+        assert_eq!(step.report.attempts, 0);
+    }
+
+    #[test]
+    fn the_startup_budget_ends_in_failed_degraded_or_not_as_the_policy_says() {
+        let t0 = Instant::now();
+        for policy in [StartupPolicy::Degraded, StartupPolicy::FailClosed] {
+            let mut settings = settings();
+            settings.startup = policy;
+            settings.startup_attempts = 3;
+            let mut watch = Watch::new(t0);
+            for attempt in 1..3 {
+                let step = watch.step(Err(&refused()), t0, &settings, 0.0);
+                assert_eq!(step.report.status, Status::Connecting, "attempt {attempt}");
+                assert!(!step.report.started);
+            }
+            let step = watch.step(Err(&refused()), t0, &settings, 0.0);
+            assert_eq!(step.report.status, Status::Failed, "{policy:?}");
+            assert_eq!(step.report.started, policy == StartupPolicy::Degraded);
+            assert_eq!(
+                step.events
+                    .iter()
+                    .any(|e| matches!(e, Event::Degraded { attempts: 3, .. })),
+                policy == StartupPolicy::Degraded
+            );
+            // Retries go on at the cap.
+            assert_eq!(step.next_check_in, Duration::from_secs(2));
+        }
+
+        // The time budget counts too.
+        let settings = settings();
+        let mut watch = Watch::new(t0);
+        let step = watch.step(
+            Err(&refused()),
+            t0 + settings.startup_timeout,
+            &settings,
+            0.0,
+        );
+        assert_eq!(step.report.status, Status::Failed);
+    }
+
+    #[test]
+    fn bad_credentials_and_settings_are_failed_at_once() {
+        let t0 = Instant::now();
+        let settings = settings();
+        for kind in [CheckErrorKind::Auth, CheckErrorKind::Config] {
+            let mut watch = connected(t0, &settings);
+            let err = CheckError::new(kind, "authentication failed");
+            let step = watch.step(Err(&err), t0, &settings, 0.0);
+            assert_eq!(step.report.status, Status::Failed, "{kind:?}");
+            assert_eq!(step.next_check_in, Duration::from_secs(2), "at the cap");
+        }
+    }
+
+    #[test]
+    fn an_outage_is_logged_once_then_summarised_once_a_minute() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = connected(t0, &settings);
+        let lost = watch.step(Err(&refused()), t0, &settings, 0.0);
+        assert!(matches!(&lost.events[..], [Event::ConnectionLost { .. }]));
+        for second in 1..60 {
+            let step = watch.step(
+                Err(&refused()),
+                t0 + Duration::from_secs(second),
+                &settings,
+                0.0,
+            );
+            assert!(step.events.is_empty(), "second {second}: {:?}", step.events);
+        }
+        let step = watch.step(
+            Err(&refused()),
+            t0 + Duration::from_secs(60),
+            &settings,
+            0.0,
+        );
+        assert_eq!(
+            step.events,
+            [Event::ConnectFail {
+                reason: "connection refused".to_owned(),
+                attempt: 61,
+                failures_since_last_log: 60,
+                down_for: Duration::from_secs(60),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_same_status_outcome_is_no_transition() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = connected(t0, &settings);
+        let step = watch.step(OK, t0, &settings, 0.0);
+        assert!(step.events.is_empty());
+        assert!(!step.lost);
+        assert_eq!(step.report.status, Status::Connected);
+
+        watch.step(Err(&refused()), t0, &settings, 0.0);
+        let step = watch.step(Err(&refused()), t0, &settings, 0.0);
+        assert!(!step.lost, "lost once, not at every failure");
+        assert_eq!(step.report.status, Status::Disconnected);
+    }
+
+    proptest! {
+        /// Whatever the outcomes, the delays grow within the cap and the jitter's bounds, the
+        /// status follows the rules, and the count is the one the report carries.
+        #[test]
+        fn delays_stay_within_the_cap_and_the_jitter(
+            outcomes in proptest::collection::vec((0u8..4, 0.0f64..1.0), 1..60),
+        ) {
+            let t0 = Instant::now();
+            let settings = settings();
+            let cap = settings.backoff.max();
+            let mut watch = Watch::new(t0);
+            let mut now = t0;
+            for (outcome, jitter) in outcomes {
+                let err = match outcome {
+                    0 => None,
+                    1 => Some(refused()),
+                    2 => Some(timeout()),
+                    _ => Some(CheckError::new(CheckErrorKind::NotReady, "LOADING")),
+                };
+                let before = watch.status();
+                let step = watch.step(err.as_ref().map_or(OK, Err), now, &settings, jitter);
+                prop_assert!(step.next_check_in <= cap.max(settings.check_interval));
+                if let Some(err) = &err {
+                    if step.next_check_in > Duration::ZERO {
+                        let full = settings.backoff.delay_at(
+                            if step.report.status == Status::Failed { u32::MAX } else { step.report.attempts - 1 },
+                            0.0,
+                        );
+                        prop_assert!(step.next_check_in <= full);
+                        prop_assert!(step.next_check_in.as_secs_f64() >= full.as_secs_f64() * 0.5 - 1e-9);
+                        prop_assert_eq!(step.report.error.as_deref(), Some(err.reason()));
+                    }
+                } else {
+                    prop_assert_eq!(step.report.status, Status::Connected);
+                    prop_assert_eq!(step.report.attempts, 0);
+                }
+                prop_assert_eq!(step.lost, before == Status::Connected && step.report.status != Status::Connected);
+                now += step.next_check_in;
+            }
+        }
+    }
+}
