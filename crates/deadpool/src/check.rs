@@ -10,7 +10,7 @@ use redis_gate_core::{Check, CheckError, CheckErrorKind, sanitize_error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tracing::debug;
+use tracing::{debug, info};
 
 use std::future::Future;
 
@@ -24,6 +24,11 @@ impl Check for RedisCheck {
     /// fresh connection, which is what the pool needs and what `maxclients` refuses.
     async fn check(&mut self) -> Result<Duration, CheckError> {
         let latency = self.check_connection().await?;
+        // A master verified by this check is the one the pool uses from now on.
+        if let Some(change) = self.target.settle() {
+            self.pool.drop_idle();
+            info!(old = %change.old, new = %change.new, "redis_master_changed");
+        }
         if self.pool_failures.any() {
             ping(&self.config, self.config.timeouts.connect)
                 .await
@@ -39,14 +44,19 @@ impl Check for RedisCheck {
         self.config.longest_check()
     }
 
-    /// A closed health-check connection (Redis killed, restarted, a proxy gone) is checked at
-    /// once instead of at the next interval.
+    /// A closed health-check connection (Redis killed, restarted, a proxy gone) and a master
+    /// switch the sentinels announce are checked at once instead of at the next interval.
     fn wake(&mut self) -> impl Future<Output = ()> + Send {
         let closed = self.closed.clone();
+        let announced = self.target.announcements();
         async move {
-            match closed {
-                Some(closed) => closed.notified().await,
+            let notified = async |notify: Option<Arc<Notify>>| match notify {
+                Some(notify) => notify.notified().await,
                 None => std::future::pending().await,
+            };
+            tokio::select! {
+                () = notified(closed) => {}
+                () = notified(announced) => {}
             }
         }
     }
@@ -87,6 +97,8 @@ pub(crate) struct RedisCheck {
     closed: Option<Arc<Notify>>,
     /// How long a failed connect may be looked into (see [`RedisCheck::diagnose`]).
     diagnosis: Duration,
+    /// The last check found the sentinels naming another master than the one connected to.
+    moved: bool,
 }
 
 impl RedisCheck {
@@ -115,7 +127,14 @@ impl RedisCheck {
             conn: None,
             closed: None,
             diagnosis: DIAGNOSIS.min(config.timeouts.connect),
+            moved: false,
         }
+    }
+
+    /// Follows the sentinels' announcements, to check at once when the master moves (nothing
+    /// for other topologies).
+    pub(crate) fn follow_failovers(&mut self) {
+        self.target.follow();
     }
 
     /// Connects if there is no connection, then checks; returns the `PING` round trip.
@@ -126,6 +145,11 @@ impl RedisCheck {
     async fn check_connection(&mut self) -> Result<Duration, CheckError> {
         let reused = self.conn.is_some();
         let outcome = match self.check_once().await {
+            // The sentinels name another master: check that one now, not at the next interval.
+            Err(err) if std::mem::take(&mut self.moved) => {
+                debug!(reason = err.reason(), "redis_check_master_moved");
+                self.check_once().await
+            }
             Err(err) if reused && err.kind() == CheckErrorKind::Connection => {
                 debug!(reason = err.reason(), "redis_check_reconnect");
                 self.disconnect();
@@ -190,10 +214,16 @@ impl RedisCheck {
             .await
             .map_err(|_| timed_out("topology check", response))?
             .map_err(|err| classify(&err, &self.context))?;
-        if let Some(Unhealthy { reason, reconnect }) = verified {
+        if let Some(Unhealthy {
+            reason,
+            reconnect,
+            retry_now,
+        }) = verified
+        {
             if reconnect {
                 self.disconnect();
             }
+            self.moved = retry_now;
             return Err(CheckError::new(CheckErrorKind::NotReady, reason));
         }
 

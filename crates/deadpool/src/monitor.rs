@@ -183,7 +183,10 @@ impl RedisMonitor {
             StartError::Config(err)
         })?;
         let pool_failures = Arc::new(PoolFailures::default());
-        let check = RedisCheck::new(&config, target, pool.clone(), Arc::clone(&pool_failures));
+        let mut check = RedisCheck::new(&config, target, pool.clone(), Arc::clone(&pool_failures));
+        if config.sentinel_announcements {
+            check.follow_failovers();
+        }
         let name = Arc::clone(&config.name);
         let monitor = match Monitor::start("redis", name, check, config.monitor).await {
             Ok(monitor) => monitor,

@@ -826,3 +826,111 @@ fn render_error(err: &RedisError) -> String {
         None => err.to_string(),
     }
 }
+
+/// A master, a replica of it, and three sentinels watching it as `gate` (quorum 2, a master is
+/// down after 1 s), for failover tests. `nodes[0]` is the master at the start.
+#[derive(Debug)]
+pub struct SentinelSet {
+    /// The two data nodes; which one is master changes with failovers (see
+    /// [`master_port`](Self::master_port)).
+    pub nodes: Vec<RedisServer>,
+    /// The sentinels.
+    pub sentinels: Vec<RedisServer>,
+}
+
+/// The master name a [`SentinelSet`]'s sentinels monitor.
+pub const SENTINEL_MASTER: &str = "gate";
+
+impl SentinelSet {
+    /// Starts the set and waits until the sentinels know the replica (a failover needs one).
+    ///
+    /// # Panics
+    ///
+    /// If a server does not start, or the sentinels do not see the replica within 15 s.
+    pub fn start() -> SentinelSet {
+        let nodes = vec![RedisServer::start(), RedisServer::start()];
+        let master_port = nodes[0].port().to_string();
+        nodes[1]
+            .command(&["REPLICAOF", "127.0.0.1", &master_port])
+            .expect("start replicating");
+        let sentinels: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                let conf = format!(
+                    "sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n\
+                     sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
+                     sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
+                     sentinel parallel-syncs {SENTINEL_MASTER} 1\n"
+                );
+                RedisServer::builder().config_file(&conf).sentinel().start()
+            })
+            .collect();
+        let set = SentinelSet { nodes, sentinels };
+        set.wait_for_replicas(1);
+        set
+    }
+
+    /// The sentinels' addresses, `127.0.0.1:<port>`.
+    pub fn sentinel_addrs(&self) -> Vec<String> {
+        self.sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port()))
+            .collect()
+    }
+
+    /// The master's port, as the first sentinel that answers names it.
+    ///
+    /// # Panics
+    ///
+    /// If no sentinel answers.
+    pub fn master_port(&self) -> u16 {
+        self.sentinels
+            .iter()
+            .find_map(|sentinel| {
+                let reply = sentinel
+                    .command(&["SENTINEL", "get-master-addr-by-name", SENTINEL_MASTER])
+                    .ok()?;
+                reply.lines().last()?.trim().parse().ok()
+            })
+            .expect("a sentinel names the master")
+    }
+
+    /// The data node that is master now, and the other one.
+    pub fn master_and_replica(&mut self) -> (&mut RedisServer, &mut RedisServer) {
+        let port = self.master_port();
+        let (first, second) = self.nodes.split_at_mut(1);
+        if first[0].port() == port {
+            (&mut first[0], &mut second[0])
+        } else {
+            (&mut second[0], &mut first[0])
+        }
+    }
+
+    /// Waits until every sentinel knows `count` replicas of the master that are up, as a
+    /// planned failover requires.
+    ///
+    /// # Panics
+    ///
+    /// If they do not within 15 s.
+    pub fn wait_for_replicas(&self, count: usize) {
+        let until = Instant::now() + Duration::from_secs(15);
+        let ready = |sentinel: &RedisServer| {
+            sentinel
+                .command(&["SENTINEL", "replicas", SENTINEL_MASTER])
+                .is_ok_and(|reply| {
+                    let lines: Vec<&str> = reply.lines().collect();
+                    let up = lines
+                        .windows(2)
+                        .filter(|pair| pair[0].trim() == "flags" && pair[1].trim() == "slave")
+                        .count();
+                    up >= count
+                })
+        };
+        while !self.sentinels.iter().all(ready) {
+            assert!(
+                Instant::now() < until,
+                "the sentinels never saw the replica"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -17,7 +17,7 @@ use std::time::Duration;
 use redis_gate_core::{MonitorSettings, redact};
 
 use self::parse::{Parsed, parse_list, parse_node};
-pub(crate) use self::topology::{Credentials, Secret};
+pub(crate) use self::topology::{Address, Credentials, Secret, Tls};
 use self::topology::{DEFAULT_PORT, DEFAULT_SENTINEL_PORT};
 pub use self::topology::{DataNodes, Node, Topology};
 
@@ -63,6 +63,11 @@ pub struct RedisConfig {
     /// PEM roots to verify TLS servers with, instead of the system's (`REDIS_TLS_CA_FILE`): for
     /// standalone servers, sentinels and cluster nodes alike.
     pub tls_ca: Option<Arc<[u8]>>,
+    /// With Sentinel: subscribe to the sentinels' `+switch-master`, `+odown` and `-odown`, so a
+    /// failover is followed at once rather than at the next check (default on). Each check also
+    /// asks the sentinels which master they name, so without it failovers are still followed,
+    /// one check interval later.
+    pub sentinel_announcements: bool,
     topology: Topology,
     source: Source,
     warnings: Vec<String>,
@@ -181,6 +186,7 @@ impl RedisConfig {
             write_check: false,
             monitor: MonitorSettings::default(),
             tls_ca: None,
+            sentinel_announcements: true,
             topology,
             source,
             warnings,
@@ -324,6 +330,7 @@ impl fmt::Debug for RedisConfig {
             .field("write_check", &self.write_check)
             .field("monitor", &self.monitor)
             .field("tls_ca", &self.tls_ca.is_some())
+            .field("sentinel_announcements", &self.sentinel_announcements)
             .field("source", &self.source)
             .field("warnings", &self.warnings)
             .finish()

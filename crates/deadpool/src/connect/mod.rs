@@ -2,6 +2,8 @@
 //! monitor's own connection target and the application's pool, with the same addresses,
 //! credentials, TLS roots and timeouts. Adding a topology touches `config/` and this module.
 
+mod sentinel;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,8 +21,31 @@ use deadpool_redis::redis::{
 };
 use tokio::sync::{Mutex, Notify};
 
+use self::sentinel::{Master, MasterAddress, Sentinels};
 use crate::config::{Credentials, DataNodes, Node, Secret, Topology};
 use crate::{RedisConfig, RedisPool};
+
+/// A client for `node`, verifying TLS against `certificates` (PEM roots) when given.
+fn client(
+    node: &Node,
+    protocol: ProtocolVersion,
+    certificates: Option<&[u8]>,
+) -> RedisResult<Client> {
+    let info = node.revealed_url().into_connection_info()?;
+    let settings = info.redis_settings().clone().set_protocol(protocol);
+    let info = info.set_redis_settings(settings);
+    match certificates.filter(|_| node.is_tls()) {
+        Some(pem) => Client::build_with_tls(info, tls_roots(pem)),
+        None => Client::open(info),
+    }
+}
+
+fn tls_roots(pem: &[u8]) -> TlsCertificates {
+    TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    }
+}
 
 /// Why the settings could not be turned into clients and a pool. No connection was tried.
 #[derive(Debug, thiserror::Error)]
@@ -35,21 +60,9 @@ pub enum BuildError {
 
 /// Builds both: the monitor's check target and the application's pool.
 pub(crate) fn connect(config: &RedisConfig) -> Result<(CheckTarget, RedisPool), BuildError> {
-    let certificates = || {
-        config.tls_ca.as_deref().map(|pem| TlsCertificates {
-            client_tls: None,
-            root_cert: Some(pem.to_vec()),
-        })
-    };
-    let client = |node: &Node, protocol| -> RedisResult<Client> {
-        let info = node.revealed_url().into_connection_info()?;
-        let settings = info.redis_settings().clone().set_protocol(protocol);
-        let info = info.set_redis_settings(settings);
-        match certificates().filter(|_| node.is_tls()) {
-            Some(certificates) => Client::build_with_tls(info, certificates),
-            None => Client::open(info),
-        }
-    };
+    let pem = config.tls_ca.as_deref();
+    let certificates = || pem.map(tls_roots);
+    let client = |node: &Node, protocol| client(node, protocol, pem);
     let sentinel = |sentinels: &[Node], master: &str, data_nodes: &DataNodes| {
         let addresses = sentinels.iter().map(|node| {
             let host = node.host().trim_start_matches('[').trim_end_matches(']');
@@ -102,10 +115,30 @@ pub(crate) fn connect(config: &RedisConfig) -> Result<(CheckTarget, RedisPool), 
             master,
             data_nodes,
         } => {
-            let client = || sentinel(sentinels, master, data_nodes).map_err(BuildError::Client);
+            let clients = sentinels
+                .iter()
+                .map(|node| client(node, ProtocolVersion::RESP2))
+                .collect::<RedisResult<_>>()
+                .map_err(BuildError::Client)?;
+            let fallback = sentinel(sentinels, master, data_nodes).map_err(BuildError::Client)?;
+            let verified = Arc::new(Master::default());
+            let sentinels = Sentinels::new(
+                clients,
+                master,
+                data_nodes.clone(),
+                config.tls_ca.clone(),
+                connection_settings(config),
+            );
             (
-                CheckTarget::Sentinel(Box::new(client()?)),
-                PoolTarget::Sentinel(Mutex::new(client()?)),
+                CheckTarget::Sentinel {
+                    sentinels: Box::new(sentinels),
+                    master: Arc::clone(&verified),
+                    connected_to: None,
+                },
+                PoolTarget::Sentinel {
+                    fallback: Mutex::new(fallback),
+                    master: verified,
+                },
             )
         }
         Topology::Cluster(seeds) => {
@@ -183,8 +216,20 @@ pub(crate) enum CheckTarget {
         resp3: Option<Box<Client>>,
         resp2: Box<Client>,
     },
-    Sentinel(Box<SentinelClient>),
+    /// The master the sentinels name; `master` is shared with the pool, which follows it.
+    Sentinel {
+        sentinels: Box<Sentinels>,
+        master: Arc<Master>,
+        /// The master the current connection goes to, and a client for it.
+        connected_to: Option<Box<(MasterAddress, Client)>>,
+    },
     Cluster(Vec<Client>),
+}
+
+/// The master moved: the monitor verified a new one, and the pool follows it.
+pub(crate) struct MasterChange {
+    pub(crate) old: String,
+    pub(crate) new: String,
 }
 
 impl CheckTarget {
@@ -218,10 +263,27 @@ impl CheckTarget {
                     .await?;
                 Ok((conn, false))
             }
-            CheckTarget::Sentinel(client) => Ok((
-                client.get_async_connection_with_config(settings).await?,
-                false,
-            )),
+            CheckTarget::Sentinel {
+                sentinels,
+                master,
+                connected_to,
+            } => {
+                // Where a switch was just announced, then where the sentinels point, then, with
+                // every sentinel gone, the master verified last.
+                let address = match sentinels.take_announced() {
+                    Some(address) => address,
+                    None => match sentinels.ask().await {
+                        Ok(address) => address,
+                        Err(err) => master.address().ok_or(err)?,
+                    },
+                };
+                let client = sentinels.client_for(&address)?;
+                let conn = client
+                    .get_multiplexed_async_connection_with_config(settings)
+                    .await?;
+                *connected_to = Some(Box::new((address, client)));
+                Ok((conn, false))
+            }
             CheckTarget::Cluster(seeds) => {
                 let mut last = None;
                 for seed in seeds.iter() {
@@ -238,38 +300,88 @@ impl CheckTarget {
         }
     }
 
-    /// What `PING` cannot tell: a sentinel's master must still be master, a cluster must be
-    /// whole. `Ok(None)` when healthy.
+    /// What `PING` cannot tell: a sentinel's master must still be master, and still the one the
+    /// sentinels name; a cluster must be whole. `Ok(None)` when healthy.
     pub(crate) async fn verify(
-        &self,
+        &mut self,
         conn: &mut MultiplexedConnection,
     ) -> RedisResult<Option<Unhealthy>> {
-        let (cmd, healthy, unhealthy) = match self {
-            CheckTarget::Single { .. } => return Ok(None),
-            CheckTarget::Sentinel(_) => (
-                redis::cmd("ROLE"),
-                is_master as fn(&Value) -> bool,
-                Unhealthy {
-                    reason: "ROLE: the node is no longer master",
-                    // Ask the sentinels again next time: this node was demoted.
-                    reconnect: true,
-                },
-            ),
-            CheckTarget::Cluster(_) => {
-                let mut cmd = redis::cmd("CLUSTER");
-                cmd.arg("INFO");
-                (
-                    cmd,
-                    cluster_is_ok as fn(&Value) -> bool,
-                    Unhealthy {
-                        reason: "CLUSTER INFO: cluster_state is not ok",
-                        reconnect: false,
-                    },
-                )
+        match self {
+            CheckTarget::Single { .. } => Ok(None),
+            CheckTarget::Sentinel {
+                sentinels,
+                connected_to,
+                ..
+            } => {
+                let role = redis::cmd("ROLE").query_async::<Value>(conn).await?;
+                if !is_master(&role) {
+                    return Ok(Some(Unhealthy {
+                        reason: "ROLE: the node is no longer master",
+                        // Ask the sentinels again next time: this node was demoted.
+                        reconnect: true,
+                        retry_now: false,
+                    }));
+                }
+                // A planned failover leaves the old master saying `master` for seconds: what
+                // the sentinels name decides which master it is. With every sentinel gone, the
+                // last known master goes on being checked.
+                let named = sentinels.ask().await.ok();
+                let connected = connected_to.as_deref().map(|(address, _)| address);
+                if named.is_some() && named.as_ref() != connected {
+                    return Ok(Some(Unhealthy {
+                        reason: "the sentinels name another master",
+                        reconnect: true,
+                        retry_now: true,
+                    }));
+                }
+                Ok(None)
             }
+            CheckTarget::Cluster(_) => {
+                let info = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async::<Value>(conn)
+                    .await?;
+                Ok((!cluster_is_ok(&info)).then_some(Unhealthy {
+                    reason: "CLUSTER INFO: cluster_state is not ok",
+                    reconnect: false,
+                    retry_now: false,
+                }))
+            }
+        }
+    }
+
+    /// After a successful check: a Sentinel-named master the check has verified becomes the
+    /// pool's; a move from another one is returned, to be said once.
+    pub(crate) fn settle(&mut self) -> Option<MasterChange> {
+        let CheckTarget::Sentinel {
+            master,
+            connected_to: Some(connected),
+            ..
+        } = self
+        else {
+            return None;
         };
-        let reply = cmd.query_async::<Value>(conn).await?;
-        Ok((!healthy(&reply)).then_some(unhealthy))
+        let (address, client) = &**connected;
+        let old = master.verify(address, client)?;
+        Some(MasterChange {
+            old: format!("{}:{}", old.0, old.1),
+            new: format!("{}:{}", address.0, address.1),
+        })
+    }
+
+    /// Starts listening to the sentinels' announcements (nothing for other topologies).
+    pub(crate) fn follow(&mut self) {
+        if let CheckTarget::Sentinel { sentinels, .. } = self {
+            sentinels.follow();
+        }
+    }
+
+    /// Notified when the sentinels announce a change of master (`None` for other topologies).
+    pub(crate) fn announcements(&self) -> Option<Arc<Notify>> {
+        match self {
+            CheckTarget::Sentinel { sentinels, .. } => Some(sentinels.announcements()),
+            CheckTarget::Single { .. } | CheckTarget::Cluster(_) => None,
+        }
     }
 
     /// The host names the check connects to, for messages that must name them.
@@ -281,7 +393,7 @@ impl CheckTarget {
         };
         match self {
             CheckTarget::Single { resp2, .. } => vec![host(resp2)],
-            CheckTarget::Sentinel(_) => Vec::new(),
+            CheckTarget::Sentinel { .. } => Vec::new(),
             CheckTarget::Cluster(seeds) => seeds.iter().map(host).collect(),
         }
     }
@@ -316,6 +428,8 @@ pub(crate) struct Unhealthy {
     pub(crate) reason: &'static str,
     /// The connection should be made anew, through the sentinels.
     pub(crate) reconnect: bool,
+    /// ... and at once, within the same check: this node is fine, another one is the master.
+    pub(crate) retry_now: bool,
 }
 
 /// True when the server refused `HELLO 3` because it does not know the command.
@@ -348,8 +462,12 @@ fn cluster_is_ok(info: &Value) -> bool {
 /// Where the application's pool connects.
 enum PoolTarget {
     Single(Client),
-    /// `SentinelClient` asks the sentinels through `&mut self`.
-    Sentinel(Mutex<SentinelClient>),
+    /// The master the monitor verified; until it has, the one the sentinels name
+    /// (`SentinelClient` asks them through `&mut self`).
+    Sentinel {
+        fallback: Mutex<SentinelClient>,
+        master: Arc<Master>,
+    },
     Cluster(Box<ClusterClient>),
 }
 
@@ -362,11 +480,27 @@ pub(crate) struct Manager {
 }
 
 /// A connection of the application's pool, whatever the topology.
-pub(crate) enum Connection {
+pub(crate) struct Connection {
+    kind: Kind,
+    /// The master's generation it was made for (see `Master`); 0 without Sentinel.
+    generation: u64,
+}
+
+enum Kind {
     /// To a standalone server, or the master Sentinel names.
     Multiplexed(MultiplexedConnection),
     /// To a cluster.
     Cluster(ClusterConnection),
+}
+
+impl Manager {
+    /// The generation a pooled connection must have to be handed out again.
+    fn generation(&self) -> u64 {
+        match &self.target {
+            PoolTarget::Sentinel { master, .. } => master.generation(),
+            PoolTarget::Single(_) | PoolTarget::Cluster(_) => 0,
+        }
+    }
 }
 
 impl managed::Manager for Manager {
@@ -375,21 +509,40 @@ impl managed::Manager for Manager {
 
     async fn create(&self) -> Result<Connection, RedisError> {
         let mut conn = match &self.target {
-            PoolTarget::Single(client) => Connection::Multiplexed(
-                client
-                    .get_multiplexed_async_connection_with_config(&self.settings)
-                    .await?,
-            ),
-            PoolTarget::Sentinel(client) => Connection::Multiplexed(
-                client
-                    .lock()
-                    .await
-                    .get_async_connection_with_config(&self.settings)
-                    .await?,
-            ),
-            PoolTarget::Cluster(client) => {
-                Connection::Cluster(client.get_async_connection().await?)
-            }
+            PoolTarget::Single(client) => Connection {
+                kind: Kind::Multiplexed(
+                    client
+                        .get_multiplexed_async_connection_with_config(&self.settings)
+                        .await?,
+                ),
+                generation: 0,
+            },
+            PoolTarget::Sentinel { fallback, master } => match master.client() {
+                Some((client, generation)) => Connection {
+                    kind: Kind::Multiplexed(
+                        client
+                            .get_multiplexed_async_connection_with_config(&self.settings)
+                            .await?,
+                    ),
+                    generation,
+                },
+                None => {
+                    let generation = master.generation();
+                    let conn = fallback
+                        .lock()
+                        .await
+                        .get_async_connection_with_config(&self.settings)
+                        .await?;
+                    Connection {
+                        kind: Kind::Multiplexed(conn),
+                        generation,
+                    }
+                }
+            },
+            PoolTarget::Cluster(client) => Connection {
+                kind: Kind::Cluster(client.get_async_connection().await?),
+                generation: 0,
+            },
         };
         // A new connection carries no command yet, so one opened after `requirepass` was set at
         // runtime would fail the handler's first command: a `PING` turns that into a failed
@@ -399,10 +552,14 @@ impl managed::Manager for Manager {
     }
 
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<RedisError> {
+        if conn.generation != self.generation() {
+            // Made for a master that is not the master any more: writes must go to the new one.
+            return Err(RecycleError::message("the master moved"));
+        }
         let number = self.pings.fetch_add(1, Ordering::Relaxed).to_string();
-        let reply = match conn {
+        let reply = match &mut conn.kind {
             // Leftover `WATCH`es must not follow the connection to its next user.
-            Connection::Multiplexed(conn) => {
+            Kind::Multiplexed(conn) => {
                 let (reply,) = Pipeline::with_capacity(2)
                     .cmd("UNWATCH")
                     .ignore()
@@ -412,7 +569,7 @@ impl managed::Manager for Manager {
                     .await?;
                 reply
             }
-            Connection::Cluster(conn) => {
+            Kind::Cluster(conn) => {
                 redis::cmd("PING")
                     .arg(&number)
                     .query_async::<String>(conn)
@@ -429,9 +586,9 @@ impl managed::Manager for Manager {
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Connection::Multiplexed(conn) => conn.req_packed_command(cmd),
-            Connection::Cluster(conn) => conn.req_packed_command(cmd),
+        match &mut self.kind {
+            Kind::Multiplexed(conn) => conn.req_packed_command(cmd),
+            Kind::Cluster(conn) => conn.req_packed_command(cmd),
         }
     }
 
@@ -441,16 +598,16 @@ impl ConnectionLike for Connection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Connection::Multiplexed(conn) => conn.req_packed_commands(cmd, offset, count),
-            Connection::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
+        match &mut self.kind {
+            Kind::Multiplexed(conn) => conn.req_packed_commands(cmd, offset, count),
+            Kind::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Connection::Multiplexed(conn) => conn.get_db(),
-            Connection::Cluster(conn) => conn.get_db(),
+        match &self.kind {
+            Kind::Multiplexed(conn) => conn.get_db(),
+            Kind::Cluster(conn) => conn.get_db(),
         }
     }
 }
