@@ -37,7 +37,7 @@ pub use redis_gate_tower::{
     BodyFromBytes, CheckRedis, CheckRedisLayer, DEFAULT_DETAILS_PATH, DEFAULT_ERROR,
     DEFAULT_ERROR_CODE, DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS,
     Drain, GateBody, ReadinessProbe, ReadinessProbeLayer, Rejection, RequireRedis,
-    RequireRedisLayer, ResponseFuture,
+    RequireRedisLayer, ResponseFuture, UnavailableResponse,
 };
 
 #[cfg(feature = "tonic-health")]

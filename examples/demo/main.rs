@@ -47,7 +47,7 @@ use rand::RngCore;
 use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
 use redis_gate::{
     Availability, CheckRedisLayer, ConfigError, GatedPool, PooledConnection, ReadinessProbeLayer,
-    Reading, RedisConfig, RedisMonitor, RequireRedisLayer, StartupPolicy,
+    Reading, RedisConfig, RedisMonitor, RequireRedisLayer, StartupPolicy, UnavailableResponse,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -68,8 +68,10 @@ struct App {
     redis: GatedPool,
     /// Bounds every Redis round trip a handler makes, so a frozen Redis never holds a request.
     redis_timeout: Duration,
-    tickets_gate: RequireRedisLayer,
-    cache_gate: RequireRedisLayer,
+    /// What the gates on the ticket and cache-write routes answer, for when Redis fails after
+    /// they let a request through.
+    tickets_unavailable: UnavailableResponse,
+    cache_unavailable: UnavailableResponse,
     metrics: Option<PrometheusHandle>,
     cache_results: CacheCounters,
 }
@@ -146,11 +148,14 @@ async fn main() -> ExitCode {
         Err(_) => return ExitCode::from(1),
     };
     let redis = monitor.availability();
+    let tickets_gate =
+        RequireRedisLayer::new(redis.clone()).error_code("WS_TICKET_REDIS_NOT_READY");
+    let cache_gate = RequireRedisLayer::new(redis.clone());
     let app = App {
         redis: monitor.gated_pool(),
         redis_timeout,
-        tickets_gate: RequireRedisLayer::new(redis.clone()).error_code("WS_TICKET_REDIS_NOT_READY"),
-        cache_gate: RequireRedisLayer::new(redis.clone()),
+        tickets_unavailable: tickets_gate.unavailable_response(),
+        cache_unavailable: cache_gate.unavailable_response(),
         metrics,
         cache_results: CacheCounters::register(),
     };
@@ -174,11 +179,11 @@ async fn main() -> ExitCode {
 
     let router = Router::new()
         .route("/api/v1/auth/ws-ticket", post(issue_ticket))
-        .route_layer(app.tickets_gate.clone())
+        .route_layer(tickets_gate)
         .route(
             "/api/v1/cache/{key}",
             // Writes need Redis; reads degrade to the origin.
-            get(read_cache).put(write_cache.layer(app.cache_gate.clone())),
+            get(read_cache).put(write_cache.layer(cache_gate)),
         )
         .route("/metrics", get(render_metrics))
         .with_state(app);
@@ -309,10 +314,7 @@ async fn issue_ticket(State(app): State<App>) -> Response {
         Some(()) => {
             Json(json!({ "ticket": ticket, "ttlSeconds": TICKET_TTL_SECONDS })).into_response()
         }
-        None => app
-            .tickets_gate
-            .unavailable_response::<axum::body::Body>()
-            .into_response(),
+        None => app.tickets_unavailable.into_response(),
     }
 }
 
@@ -385,10 +387,7 @@ async fn write_cache(
         .await;
     match stored {
         Some(()) => StatusCode::NO_CONTENT.into_response(),
-        None => app
-            .cache_gate
-            .unavailable_response::<axum::body::Body>()
-            .into_response(),
+        None => app.cache_unavailable.into_response(),
     }
 }
 

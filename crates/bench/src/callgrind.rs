@@ -38,6 +38,11 @@ impl Counts {
         Some(self.of(stack)? - self.of(Stack::Bare)?)
     }
 
+    /// Extra instructions per request of `stack` over the bare Tower service.
+    pub fn overhead_over_tower(&self, stack: Stack) -> Option<f64> {
+        Some(self.of(stack)? - self.of(Stack::TowerBare)?)
+    }
+
     /// Extra instructions per request of `stack` over a layer that does nothing in the same
     /// place (see [`Stack::reference`]): the layer's own share.
     pub fn own_cost(&self, stack: Stack) -> Option<f64> {

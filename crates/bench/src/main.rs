@@ -62,6 +62,16 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Child {
+    /// Only the instruction counts of the layers as plain Tower services, next to the
+    /// tower-http and tower layers of the same shape (needs valgrind; about a minute).
+    Instructions {
+        /// Requests of the first measured run of each stack.
+        #[arg(long, default_value_t = 100)]
+        small: usize,
+        /// Requests of the second measured run of each stack.
+        #[arg(long, default_value_t = 1100)]
+        large: usize,
+    },
     /// Internal: send requests through one in-process stack, for callgrind.
     #[command(hide = true)]
     InstrChild {
@@ -193,6 +203,18 @@ fn main() -> ExitCode {
     {
         callgrind::child(stack, *small, *large);
         return ExitCode::SUCCESS;
+    }
+    if let Some(Child::Instructions { small, large }) = &args.child {
+        return match callgrind::measure(&Stack::TOWER, *small, *large) {
+            Ok(counts) => {
+                println!("{}", report::anchors(&counts));
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("instruction counts: {err}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let plan = Plan::new(args.quick, args.connections.max(1));
     let out = args.out.clone().unwrap_or_else(|| default_out(plan.quick));

@@ -759,3 +759,38 @@ fn redis_version() -> String {
     })
     .unwrap_or_else(|| "?".to_owned())
 }
+
+/// The layers as plain Tower services, each next to its anchor: `(layer, anchor, slack)`, the
+/// target being the anchor's cost plus the slack.
+const ANCHORED: [(Stack, Stack, f64); 5] = [
+    (Stack::TowerRequire, Stack::AnchorValidate, 10.0),
+    (Stack::TowerRequire, Stack::AnchorValidateHandle, 0.0),
+    (Stack::TowerCheck, Stack::AnchorExtension, 10.0),
+    (Stack::TowerProbe, Stack::AnchorMapRequest, 40.0),
+    (Stack::TowerReject, Stack::AnchorReject, 0.0),
+];
+
+/// The table of [`ANCHORED`]: instructions per request over the bare Tower service.
+pub fn anchors(counts: &Counts) -> String {
+    let mut out = String::from(
+        "| layer | over the bare service | anchor | anchor over the bare service | target | met |\n\
+         |---|---:|---|---:|---|---|\n",
+    );
+    for (stack, anchor, slack) in ANCHORED {
+        let (Some(over), Some(anchor_over)) = (
+            counts.overhead_over_tower(stack),
+            counts.overhead_over_tower(anchor),
+        ) else {
+            continue;
+        };
+        let target = anchor_over + slack;
+        let _ = writeln!(
+            out,
+            "| {} | {over:+.1} | {} | {anchor_over:+.1} | ≤ {target:+.1} | {} |",
+            stack.name(),
+            anchor.name(),
+            if over <= target { "yes" } else { "no" },
+        );
+    }
+    out
+}

@@ -15,15 +15,19 @@ use std::task::{Context, Poll, Waker};
 use axum::Router;
 use axum::body::Body;
 use axum::handler::Handler;
-use axum::http::{Request, Response, StatusCode};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, Request, Response, StatusCode};
 use axum::routing::{get, get_service};
+use bytes::Bytes;
 use redis_gate::{
-    Availability, AvailabilityReporter, CheckRedis, CheckRedisLayer, ReadinessProbe,
-    ReadinessProbeLayer, RequireRedis, RequireRedisLayer, Status,
+    Availability, AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer,
+    Status,
 };
 use tower::layer::util::Identity;
-use tower::util::ServiceFn;
+use tower::util::{MapRequestLayer, ServiceFn};
 use tower::{Layer, Service, ServiceExt, service_fn};
+use tower_http::add_extension::AddExtensionLayer;
+use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 use crate::apps::{self, PATH};
 
@@ -75,11 +79,29 @@ pub enum Stack {
     TowerCheck,
     /// `ReadinessProbe` over [`Stack::TowerBare`].
     TowerProbe,
+    /// `RequireRedis` over [`Stack::TowerBare`] with Redis down: the rejection path.
+    TowerReject,
+    /// Anchor: tower-http's `ValidateRequestHeaderLayer::custom` with a validator that always
+    /// passes, over [`Stack::TowerBare`]: the shape of `RequireRedis` while Redis is up.
+    AnchorValidate,
+    /// Anchor: the same `ValidateRequestHeader`, its validator reading the same handle: the gate
+    /// people write by hand, holding what every gate must hold.
+    AnchorValidateHandle,
+    /// Anchor: tower-http's `AddExtensionLayer` inserting a 1-byte `Copy` value, over
+    /// [`Stack::TowerBare`]: the shape of `CheckRedis`.
+    AnchorExtension,
+    /// Anchor: tower's `MapRequestLayer` with the identity, over [`Stack::TowerBare`]: the
+    /// least a layer that looks at each request can cost, the shape of the probe's pass path.
+    AnchorMapRequest,
+    /// Anchor: tower-http's `ValidateRequestHeader` answering a `503` it builds per request
+    /// (the status, the three headers of a rejection, a static JSON body): the shape of
+    /// `RequireRedis` while Redis is down.
+    AnchorReject,
 }
 
 impl Stack {
     /// Every stack, bare first.
-    pub const EVERY: [Stack; 19] = [
+    pub const EVERY: [Stack; 25] = [
         Stack::Bare,
         Stack::Require,
         Stack::Check,
@@ -99,6 +121,26 @@ impl Stack {
         Stack::TowerRequire,
         Stack::TowerCheck,
         Stack::TowerProbe,
+        Stack::TowerReject,
+        Stack::AnchorValidate,
+        Stack::AnchorValidateHandle,
+        Stack::AnchorExtension,
+        Stack::AnchorMapRequest,
+        Stack::AnchorReject,
+    ];
+
+    /// The plain Tower stacks and their anchors, which `instructions` compares.
+    pub const TOWER: [Stack; 10] = [
+        Stack::TowerBare,
+        Stack::TowerRequire,
+        Stack::AnchorValidate,
+        Stack::AnchorValidateHandle,
+        Stack::TowerCheck,
+        Stack::AnchorExtension,
+        Stack::TowerProbe,
+        Stack::AnchorMapRequest,
+        Stack::TowerReject,
+        Stack::AnchorReject,
     ];
 
     /// The stacks the required metrics need: the bare router, each layer alone, all three.
@@ -117,7 +159,15 @@ impl Stack {
         match self {
             Stack::RequireRouteLayer | Stack::AtomicFromFn => Some(Stack::IdentityRoute),
             Stack::CheckRouterLayer | Stack::ProbeRouterLayer => Some(Stack::IdentityLayer),
-            Stack::TowerRequire | Stack::TowerCheck | Stack::TowerProbe => Some(Stack::TowerBare),
+            Stack::TowerRequire
+            | Stack::TowerCheck
+            | Stack::TowerProbe
+            | Stack::TowerReject
+            | Stack::AnchorValidate
+            | Stack::AnchorValidateHandle
+            | Stack::AnchorExtension
+            | Stack::AnchorMapRequest
+            | Stack::AnchorReject => Some(Stack::TowerBare),
             Stack::Bare | Stack::TowerBare | Stack::IdentityRoute | Stack::IdentityLayer => None,
             _ => Some(Stack::Bare),
         }
@@ -145,6 +195,20 @@ impl Stack {
             Stack::TowerRequire => "tower_require",
             Stack::TowerCheck => "tower_check",
             Stack::TowerProbe => "tower_probe",
+            Stack::TowerReject => "tower_reject",
+            Stack::AnchorValidate => "anchor_validate",
+            Stack::AnchorValidateHandle => "anchor_validate_handle",
+            Stack::AnchorExtension => "anchor_extension",
+            Stack::AnchorMapRequest => "anchor_map_request",
+            Stack::AnchorReject => "anchor_reject",
+        }
+    }
+
+    /// The status every request through the stack gets: `503` on the rejection paths.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Stack::TowerReject | Stack::AnchorReject => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::OK,
         }
     }
 
@@ -153,34 +217,59 @@ impl Stack {
         Stack::EVERY.into_iter().find(|stack| stack.name() == name)
     }
 
-    /// The stack as a service, gated on `reporter`'s handle.
-    pub fn service(self, reporter: &AvailabilityReporter) -> StackService {
+    /// The stack, built and gated on `reporter`'s handle, as a [`Runner`].
+    #[expect(
+        clippy::result_large_err,
+        reason = "the shape tower-http's validators have"
+    )]
+    fn runner(self, reporter: &AvailabilityReporter) -> Runner {
         let redis = reporter.availability();
         match self {
-            Stack::Require => {
-                StackService::Require(RequireRedisLayer::new(redis).layer(apps::bare()))
-            }
-            Stack::Check => StackService::Check(CheckRedisLayer::new(redis).layer(apps::bare())),
-            Stack::Probe => StackService::Probe(
+            Stack::Require => runner(RequireRedisLayer::new(redis).layer(apps::bare())),
+            Stack::Check => runner(CheckRedisLayer::new(redis).layer(apps::bare())),
+            Stack::Probe => runner(
                 ReadinessProbeLayer::new()
                     .require(redis)
                     .layer(apps::bare()),
             ),
-            Stack::All => StackService::All(apps::gated(redis)),
-            Stack::AllPerRoute => StackService::PerRoute(apps::gated_per_route(redis)),
-            Stack::TowerBare => StackService::TowerBare(tower_bare()),
-            Stack::TowerRequire => {
-                StackService::TowerRequire(RequireRedisLayer::new(redis).layer(tower_bare()))
+            Stack::All => runner(apps::gated(redis)),
+            Stack::AllPerRoute => runner(apps::gated_per_route(redis)),
+            Stack::TowerBare => runner(tower_bare()),
+            Stack::TowerRequire | Stack::TowerReject => {
+                runner(RequireRedisLayer::new(redis).layer(tower_bare()))
             }
-            Stack::TowerCheck => {
-                StackService::TowerCheck(CheckRedisLayer::new(redis).layer(tower_bare()))
-            }
-            Stack::TowerProbe => StackService::TowerProbe(
+            Stack::TowerCheck => runner(CheckRedisLayer::new(redis).layer(tower_bare())),
+            Stack::TowerProbe => runner(
                 ReadinessProbeLayer::new()
                     .require(redis)
                     .layer(tower_bare()),
             ),
-            stack => StackService::Router(stack.router(redis)),
+            Stack::AnchorValidate => runner(
+                ValidateRequestHeaderLayer::custom(|_: &mut Request<Body>| {
+                    Ok::<(), Response<Body>>(())
+                })
+                .layer(tower_bare()),
+            ),
+            Stack::AnchorValidateHandle => runner(
+                ValidateRequestHeaderLayer::custom(move |_: &mut Request<Body>| {
+                    if redis.is_available() {
+                        Ok(())
+                    } else {
+                        Err(Response::new(Body::empty()))
+                    }
+                })
+                .layer(tower_bare()),
+            ),
+            Stack::AnchorExtension => {
+                runner(AddExtensionLayer::new(OneByte(1)).layer(tower_bare()))
+            }
+            Stack::AnchorMapRequest => {
+                runner(MapRequestLayer::new(|req: Request<Body>| req).layer(tower_bare()))
+            }
+            Stack::AnchorReject => {
+                runner(ValidateRequestHeaderLayer::custom(reject).layer(tower_bare()))
+            }
+            stack => runner(stack.router(redis)),
         }
     }
 
@@ -209,61 +298,51 @@ impl Stack {
     }
 }
 
-/// A stack as a service: an axum router, or the router inside Tower layers.
-#[derive(Clone)]
-pub enum StackService {
-    /// A router, all its layers inside.
-    Router(Router),
-    /// [`Stack::Require`].
-    Require(RequireRedis<Router>),
-    /// [`Stack::Check`].
-    Check(CheckRedis<Router>),
-    /// [`Stack::Probe`].
-    Probe(ReadinessProbe<Router>),
-    /// [`Stack::All`].
-    All(apps::Gated),
-    /// [`Stack::AllPerRoute`].
-    PerRoute(apps::PerRoute),
-    /// [`Stack::TowerBare`].
-    TowerBare(TowerFn),
-    /// [`Stack::TowerRequire`].
-    TowerRequire(RequireRedis<TowerFn>),
-    /// [`Stack::TowerCheck`].
-    TowerCheck(CheckRedis<TowerFn>),
-    /// [`Stack::TowerProbe`].
-    TowerProbe(ReadinessProbe<TowerFn>),
+/// Sends requests through one built stack, and counts those answered with the status: a boxed
+/// closure over the stack's own type, so that [`measure_region`] runs monomorphized for each.
+type Runner = Box<dyn Fn(Vec<Request<Body>>, StatusCode) -> usize>;
+
+fn runner<S, B>(service: S) -> Runner
+where
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible> + Clone + 'static,
+{
+    Box::new(move |requests, status| measure_region(&service, requests, status))
 }
 
-/// The plain Tower service of the `Tower*` stacks.
-pub type TowerFn = ServiceFn<fn(Request<Body>) -> Ready<Result<Response<Body>, Infallible>>>;
+/// What the bare Tower service answers with.
+type Answer = Ready<Result<Response<Body>, Infallible>>;
 
-fn tower_bare() -> TowerFn {
-    fn empty(_req: Request<Body>) -> Ready<Result<Response<Body>, Infallible>> {
-        ready(Ok(Response::new(Body::empty())))
-    }
-    service_fn(empty as fn(_) -> _)
+/// A plain `service_fn` answering an empty `200`.
+fn tower_bare() -> ServiceFn<impl FnMut(Request<Body>) -> Answer + Clone> {
+    service_fn(|_req: Request<Body>| ready(Ok(Response::new(Body::empty()))))
 }
 
-impl StackService {
-    fn measure(&self, requests: Vec<Request<Body>>) -> usize {
-        match self {
-            StackService::Router(service) => measure_region(service, requests),
-            StackService::Require(service) => measure_region(service, requests),
-            StackService::Check(service) => measure_region(service, requests),
-            StackService::Probe(service) => measure_region(service, requests),
-            StackService::All(service) => measure_region(service, requests),
-            StackService::PerRoute(service) => measure_region(service, requests),
-            StackService::TowerBare(service) => measure_region(service, requests),
-            StackService::TowerRequire(service) => measure_region(service, requests),
-            StackService::TowerCheck(service) => measure_region(service, requests),
-            StackService::TowerProbe(service) => measure_region(service, requests),
-        }
-    }
+/// The extension value of the `AddExtension` anchor: one byte, `Copy`, like a `Reading`.
+#[derive(Clone, Copy, Debug)]
+pub struct OneByte(pub u8);
+
+/// A `503` built per request, as a hand-written gate would: the status, the headers of a
+/// redis-gate rejection (`Retry-After` formatted from the wait, which a gate announcing the
+/// monitor's next retry cannot take from a static string), and a static body.
+#[expect(
+    clippy::result_large_err,
+    reason = "the shape tower-http's validators have"
+)]
+fn reject(_req: &mut Request<Body>) -> Result<(), Response<Body>> {
+    const BODY: &[u8] = br#"{"error":"Service Temporarily Unavailable","errorCode":"REDIS_UNAVAILABLE","status":"disconnected","retryAfter":1}"#;
+    let mut res = Response::new(Body::from(Bytes::from_static(BODY)));
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(RETRY_AFTER, HeaderValue::from(std::hint::black_box(1u64)));
+    Err(res)
 }
 
 /// A stack ready to be measured: built, warmed up, with its requests built in advance.
 pub struct Prepared {
-    service: StackService,
+    run: Runner,
+    status: StatusCode,
     requests: Vec<Request<Body>>,
     // Keeps the handle's writer alive, as a monitor would.
     _reporter: AvailabilityReporter,
@@ -278,20 +357,31 @@ impl Prepared {
     /// If the stack does not answer `200` during the warm-up.
     pub fn new(stack: Stack, requests: usize) -> Prepared {
         let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Connected);
-        let service = stack.service(&reporter);
-        let warmup = service.measure(build_requests(WARMUP_REQUESTS));
-        assert_eq!(warmup, WARMUP_REQUESTS, "{stack:?} must answer 200");
+        let up = stack != Stack::TowerReject;
+        reporter.set_status(if up {
+            Status::Connected
+        } else {
+            Status::Disconnected
+        });
+        let run = stack.runner(&reporter);
+        let warmup = run(build_requests(WARMUP_REQUESTS), stack.status());
+        assert_eq!(
+            warmup,
+            WARMUP_REQUESTS,
+            "{stack:?} must answer {}",
+            stack.status()
+        );
         Prepared {
-            service,
+            run,
+            status: stack.status(),
             requests: build_requests(requests),
             _reporter: reporter,
         }
     }
 
-    /// Sends every request; returns how many were answered `200`.
+    /// Sends every request; returns how many got the stack's [`status`](Stack::status).
     pub fn run(self) -> usize {
-        self.service.measure(self.requests)
+        (self.run)(self.requests, self.status)
     }
 }
 
@@ -306,17 +396,17 @@ fn build_requests(n: usize) -> Vec<Request<Body>> {
 }
 
 /// Sends each request with `service.clone().oneshot(req)` (as hyper-util's `TowerToHyperService`
-/// does) and drops the response; returns the number of `200`s. Never inlined: callgrind
-/// collects exactly this function.
+/// does) and drops the response; returns the number answered with `status`. Never inlined:
+/// callgrind collects exactly this function.
 #[inline(never)]
-pub fn measure_region<S, B>(service: &S, requests: Vec<Request<Body>>) -> usize
+pub fn measure_region<S, B>(service: &S, requests: Vec<Request<Body>>, status: StatusCode) -> usize
 where
     S: Service<Request<Body>, Response = Response<B>, Error = Infallible> + Clone,
 {
     let mut ok = 0;
     for req in requests {
         let res = complete(service.clone().oneshot(req));
-        if res.is_ok_and(|res| res.status() == StatusCode::OK) {
+        if res.is_ok_and(|res| res.status() == status) {
             ok += 1;
         }
     }

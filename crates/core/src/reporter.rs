@@ -1,6 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -24,8 +24,7 @@ const STALLED: &str = "monitor stalled";
 /// every reader sees [`Status::Failed`] with the last error `monitor stopped` rather than
 /// whatever the last reading was.
 pub struct AvailabilityReporter {
-    state: Arc<AtomicU8>,
-    tx: watch::Sender<Snapshot>,
+    shared: Arc<Shared>,
 }
 
 /// The reading side of the handle: `Clone + Send + Sync`, never blocks, and cloning it is one
@@ -38,9 +37,17 @@ pub struct Availability {
     shared: Arc<Shared>,
 }
 
+/// The one block the reporter and every handle share. What the hot path reads is an atomic of
+/// its own, one pointer away from the handle; the rest is the snapshot behind the watch lock.
 struct Shared {
-    state: Arc<AtomicU8>,
-    rx: watch::Receiver<Snapshot>,
+    /// [`Reading`] bits with the started and been-available flags.
+    state: AtomicU8,
+    /// When the next attempt is due, as nanoseconds after `epoch` plus one; 0 when none is
+    /// scheduled. A copy of the snapshot's `next_retry_at`, so a rejection reads it lock-free.
+    next_retry: AtomicU64,
+    epoch: Instant,
+    name: Arc<str>,
+    tx: watch::Sender<Snapshot>,
 }
 
 /// A stream of transitions, from [`Availability::subscribe`].
@@ -54,18 +61,22 @@ impl AvailabilityReporter {
         let snapshot = Snapshot::new(name.into());
         #[cfg(feature = "metrics")]
         crate::metrics::registered(&snapshot.name, snapshot.reading);
-        let state = Arc::new(AtomicU8::new(state_byte(&snapshot)));
-        let (tx, _) = watch::channel(snapshot);
-        AvailabilityReporter { state, tx }
+        let shared = Shared {
+            state: AtomicU8::new(state_byte(&snapshot)),
+            next_retry: AtomicU64::new(0),
+            epoch: Instant::now(),
+            name: Arc::clone(&snapshot.name),
+            tx: watch::Sender::new(snapshot),
+        };
+        AvailabilityReporter {
+            shared: Arc::new(shared),
+        }
     }
 
-    /// A read handle on this reporter's dependency.
+    /// A read handle on this reporter's dependency: one reference count, no allocation.
     pub fn availability(&self) -> Availability {
         Availability {
-            shared: Arc::new(Shared {
-                state: Arc::clone(&self.state),
-                rx: self.tx.subscribe(),
-            }),
+            shared: Arc::clone(&self.shared),
         }
     }
 
@@ -201,23 +212,25 @@ impl AvailabilityReporter {
 
     /// The current reading: one atomic load.
     pub fn reading(&self) -> Reading {
-        Reading::from_bits(self.state.load(Ordering::Acquire))
+        Reading::from_bits(self.shared.state.load(Ordering::Acquire))
     }
 
     /// A copy of everything the handle knows now.
     pub fn snapshot(&self) -> Snapshot {
-        self.tx.borrow().clone()
+        self.shared.tx.borrow().clone()
     }
 
     /// Applies `change` unless the reporter is stopped; stores the new state byte and wakes
     /// subscribers only if the reading, the startup flag or the stop changed.
     fn update(&self, change: impl FnOnce(&mut Snapshot)) -> bool {
-        self.tx.send_if_modified(|snapshot| {
+        let shared = &*self.shared;
+        shared.tx.send_if_modified(|snapshot| {
             if snapshot.stopped {
                 return false;
             }
             let (reading, started) = (snapshot.reading, snapshot.started);
             change(snapshot);
+            shared.store_next_retry(snapshot.next_retry_at);
             if snapshot.reading == reading && snapshot.started == started && !snapshot.stopped {
                 return false;
             }
@@ -227,9 +240,26 @@ impl AvailabilityReporter {
                 #[cfg(feature = "metrics")]
                 crate::metrics::transition(&snapshot.name, reading, snapshot.reading);
             }
-            self.state.store(state_byte(snapshot), Ordering::Release);
+            shared.state.store(state_byte(snapshot), Ordering::Release);
             true
         })
+    }
+}
+
+impl Shared {
+    fn store_next_retry(&self, at: Option<Instant>) {
+        let encoded = at.map_or(0, |at| {
+            let nanos = at.saturating_duration_since(self.epoch).as_nanos();
+            u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
+        });
+        self.next_retry.store(encoded, Ordering::Relaxed);
+    }
+
+    fn next_retry(&self) -> Option<Instant> {
+        match self.next_retry.load(Ordering::Relaxed) {
+            0 => None,
+            encoded => self.epoch.checked_add(Duration::from_nanos(encoded - 1)),
+        }
     }
 }
 
@@ -266,7 +296,7 @@ impl Default for AvailabilityReporter {
 impl fmt::Debug for AvailabilityReporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AvailabilityReporter")
-            .field("name", &&*self.tx.borrow().name)
+            .field("name", &&*self.shared.name)
             .field("reading", &self.reading())
             .finish()
     }
@@ -306,36 +336,36 @@ impl Availability {
         self.shared.state.load(Ordering::Acquire) & BEEN_AVAILABLE_BIT != 0
     }
 
-    /// The dependency's name. Takes the snapshot's read lock briefly.
+    /// The dependency's name.
     pub fn name(&self) -> Arc<str> {
-        Arc::clone(&self.shared.rx.borrow().name)
+        Arc::clone(&self.shared.name)
     }
 
     /// A copy of everything the handle knows now. Takes the snapshot's read lock briefly.
     pub fn snapshot(&self) -> Snapshot {
-        self.shared.rx.borrow().clone()
+        self.shared.tx.borrow().clone()
     }
 
-    /// Time until the monitor's next scheduled retry, if one is scheduled, without copying the
-    /// snapshot. `RequireRedis` uses it for `Retry-After`.
+    /// Time until the monitor's next scheduled retry, if one is scheduled: one atomic load and
+    /// a clock read, no lock. `RequireRedis` uses it for `Retry-After`.
     pub fn retry_in(&self) -> Option<Duration> {
-        let next = self.shared.rx.borrow().next_retry_at;
-        next.map(|at| at.saturating_duration_since(Instant::now()))
+        let at = self.shared.next_retry()?;
+        Some(at.saturating_duration_since(Instant::now()))
     }
 
     /// Follows transitions from now on: [`Subscription::changed`] resolves at the next change of
     /// the [`Reading`], not at the current one.
     pub fn subscribe(&self) -> Subscription {
-        let mut rx = self.shared.rx.clone();
-        rx.mark_unchanged();
-        Subscription { rx }
+        Subscription {
+            rx: self.shared.tx.subscribe(),
+        }
     }
 }
 
 impl fmt::Debug for Availability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Availability")
-            .field("name", &&*self.shared.rx.borrow().name)
+            .field("name", &&*self.shared.name)
             .field("reading", &self.reading())
             .finish()
     }
@@ -364,6 +394,13 @@ impl Subscription {
     /// # }
     /// ```
     pub async fn changed(&mut self) -> Option<Snapshot> {
+        {
+            // Stopping is the last transition: once it has been seen, nothing follows.
+            let latest = self.rx.borrow();
+            if latest.stopped && !latest.has_changed() {
+                return None;
+            }
+        }
         self.rx.changed().await.ok()?;
         Some(self.rx.borrow_and_update().clone())
     }
@@ -547,6 +584,43 @@ mod tests {
         assert_eq!(last.last_error(), Some("monitor stopped"));
         assert!(last.is_stopped());
         assert!(changes.changed().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_subscription_taken_after_the_stop_ends_at_once() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        drop(reporter);
+        let mut changes = redis.subscribe();
+        assert!(changes.changed().await.is_none());
+        assert!(changes.snapshot().is_stopped());
+    }
+
+    #[test]
+    fn the_next_retry_reads_the_same_without_the_lock() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        assert_eq!(redis.retry_in(), None);
+        let at = Instant::now() + Duration::from_millis(1500);
+        reporter.set_next_retry(Some(at));
+        assert_eq!(reporter.shared.next_retry(), Some(at), "no precision lost");
+        let wait = redis.retry_in().unwrap();
+        assert!(wait <= Duration::from_millis(1500) && wait > Duration::from_millis(500));
+        reporter.set_next_retry(Some(reporter.shared.epoch - Duration::from_secs(1)));
+        assert_eq!(
+            redis.retry_in(),
+            Some(Duration::ZERO),
+            "a past deadline is due now"
+        );
+        reporter.set_status(Status::Connected);
+        assert_eq!(redis.retry_in(), None, "connecting clears it");
+        reporter.record_failure("refused", Some(at));
+        reporter.stop();
+        assert_eq!(
+            redis.retry_in(),
+            None,
+            "a stopped monitor schedules nothing"
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub use probe::{
     DEFAULT_DETAILS_PATH, DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS,
     Drain, ReadinessProbe, ReadinessProbeLayer,
 };
-pub use require::{DEFAULT_ERROR, DEFAULT_ERROR_CODE, Rejection, RequireRedis, RequireRedisLayer};
+pub use require::{
+    DEFAULT_ERROR, DEFAULT_ERROR_CODE, Rejection, RequireRedis, RequireRedisLayer,
+    UnavailableResponse,
+};
 #[cfg(feature = "tonic-health")]
 pub use tonic_health::{HealthMirror, mirror_health};

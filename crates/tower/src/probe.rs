@@ -431,11 +431,33 @@ fn is_verbose(query: Option<&str>) -> bool {
     })
 }
 
-/// The bit of [`Probe::lengths`] for `path`.
+/// The bit for `path` in a mask of path lengths (bit 63: 63 bytes or longer), with which most
+/// paths are told apart from a short list by their length alone.
 #[inline]
-fn length_bit(path: &str) -> u64 {
-    1 << path.len().min(63)
+pub(crate) const fn length_bit(path: &str) -> u64 {
+    1 << if path.len() < 63 { path.len() } else { 63 }
 }
+
+/// The [`length_bit`]s of every path [`is_default_path`] accepts.
+pub(crate) const DEFAULT_PATH_LENGTHS: u64 = {
+    let mut mask = length_bit(DEFAULT_DETAILS_PATH);
+    let mut i = 0;
+    while i < DEFAULT_LIVENESS_PATHS.len() {
+        mask |= length_bit(DEFAULT_LIVENESS_PATHS[i]);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < DEFAULT_READINESS_PATHS.len() {
+        mask |= length_bit(DEFAULT_READINESS_PATHS[i]);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < DEFAULT_STARTUP_PATHS.len() {
+        mask |= length_bit(DEFAULT_STARTUP_PATHS[i]);
+        i += 1;
+    }
+    mask
+};
 
 impl Probe {
     fn update_lengths(&mut self) {

@@ -1,13 +1,15 @@
-//! The default JSON rejection bodies, built once per status word and `Retry-After` value and
-//! shared afterwards, so a rejection allocates nothing but its header map.
+//! The default JSON rejections, built once per status word and `Retry-After` value and shared
+//! afterwards: a rejection clones a cached body and header map instead of formatting and hashing
+//! its way to them.
 
 use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
-use http::HeaderValue;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue};
 
 use super::SHOWN;
-use crate::body::json_string;
+use crate::body::{json_string, no_store};
 
 /// At most this many `Retry-After` values are cached per status word.
 const CACHED_SECONDS: u64 = 64;
@@ -19,7 +21,14 @@ pub(super) struct JsonBodies {
     first: u64,
     /// Cached values per word; seconds outside the cached span are built per request.
     span: u64,
-    cached: Box<[OnceLock<(Bytes, HeaderValue)>]>,
+    cached: Box<[OnceLock<Rejection>]>,
+}
+
+/// One rejection's body and headers (`Content-Type`, `Cache-Control: no-store`, `Retry-After`).
+#[derive(Clone)]
+pub(super) struct Rejection {
+    pub(super) body: Bytes,
+    pub(super) headers: HeaderMap,
 }
 
 impl JsonBodies {
@@ -44,8 +53,8 @@ impl JsonBodies {
         }
     }
 
-    /// The body and `Retry-After` value for the status word in `slot` and `seconds`.
-    pub(super) fn get(&self, slot: usize, seconds: u64) -> (Bytes, HeaderValue) {
+    /// The body and headers for the status word in `slot` and `seconds`.
+    pub(super) fn get(&self, slot: usize, seconds: u64) -> Rejection {
         match seconds.checked_sub(self.first).filter(|o| *o < self.span) {
             Some(offset) => {
                 let cached = &self.cached[slot * self.span as usize + offset as usize];
@@ -55,7 +64,7 @@ impl JsonBodies {
         }
     }
 
-    fn build(&self, slot: usize, seconds: u64) -> (Bytes, HeaderValue) {
+    fn build(&self, slot: usize, seconds: u64) -> Rejection {
         let head = &self.heads[slot];
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(seconds);
@@ -64,6 +73,13 @@ impl JsonBodies {
         json.extend_from_slice(head);
         json.extend_from_slice(digits.as_bytes());
         json.extend_from_slice(b"}");
-        (json.freeze(), HeaderValue::from(seconds))
+        let mut headers = HeaderMap::with_capacity(3);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, no_store());
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        Rejection {
+            body: json.freeze(),
+            headers,
+        }
     }
 }

@@ -17,7 +17,8 @@ use tower_service::Service;
 
 use self::json::JsonBodies;
 use self::retry::RetryPolicy;
-use crate::body::{json_response, no_store};
+use crate::body::no_store;
+use crate::probe::length_bit;
 use crate::{BodyFromBytes, ResponseFuture};
 
 /// The error message of the default body.
@@ -109,6 +110,59 @@ impl Rejection {
     }
 }
 
+/// The response a [`RequireRedisLayer`] gives while Redis is unavailable, for handlers that
+/// find Redis failing after the gate let them through: from
+/// [`RequireRedisLayer::unavailable_response`], cheap to clone, `Send + Sync`.
+///
+/// Each [`response`](Self::response) is built when asked for, from the handle's reading and the
+/// monitor's next retry then; if the handle still says available, the status word is
+/// `disconnected`. With the `axum` feature it is an `IntoResponse`.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::StatusCode;
+/// use http_body_util::Full;
+/// use redis_gate_core::{AvailabilityReporter, Status};
+/// use redis_gate_tower::RequireRedisLayer;
+///
+/// let reporter = AvailabilityReporter::default();
+/// reporter.set_status(Status::Connected);
+/// let layer = RequireRedisLayer::new(reporter.availability()).error_code("CART_UNAVAILABLE");
+/// // Kept in the handler's state, beside the layer on the routes.
+/// let unavailable = layer.unavailable_response();
+///
+/// // The handler's Redis call just failed:
+/// let res = unavailable.response::<Full<Bytes>>();
+/// assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert_eq!(res.headers()["retry-after"], "1");
+/// ```
+#[derive(Clone)]
+pub struct UnavailableResponse {
+    gate: Arc<Gate>,
+}
+
+impl UnavailableResponse {
+    /// The gate's `503` (or its custom responder's answer), built now.
+    pub fn response<B: BodyFromBytes>(&self) -> Response<B> {
+        self.gate.reject(self.gate.availability.reading(), false)
+    }
+}
+
+impl fmt::Debug for UnavailableResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnavailableResponse")
+            .field("availability", &self.gate.availability)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "axum")]
+impl axum_core::response::IntoResponse for UnavailableResponse {
+    fn into_response(self) -> axum_core::response::Response {
+        self.response()
+    }
+}
+
 type Responder = Arc<dyn Fn(&Rejection) -> Response<bytes::Bytes> + Send + Sync>;
 
 #[derive(Clone)]
@@ -119,18 +173,18 @@ struct Gate {
     #[cfg(feature = "metrics")]
     rejections: metrics::Counter,
     retry: RetryPolicy,
-    exempt: Vec<Exempt>,
+    /// Paths let through exactly, and the probe's default paths unless gated.
+    exempt: Vec<Box<str>>,
     exempt_probe_paths: bool,
+    /// Prefixes let through with every path under them.
+    exempt_prefixes: Vec<Box<str>>,
+    /// [`length_bit`]s of every exactly exempt path, so most rejected requests skip the
+    /// comparisons.
+    exempt_lengths: u64,
     error: Arc<str>,
     error_code: Arc<str>,
     body: Body,
     grpc: grpc::Messages,
-}
-
-#[derive(Clone, Debug)]
-enum Exempt {
-    Exact(Box<str>),
-    Prefix(Box<str>),
 }
 
 #[derive(Clone)]
@@ -181,6 +235,8 @@ impl RequireRedisLayer {
                 retry,
                 exempt: Vec::new(),
                 exempt_probe_paths: true,
+                exempt_prefixes: Vec::new(),
+                exempt_lengths: crate::probe::DEFAULT_PATH_LENGTHS,
                 error: DEFAULT_ERROR.into(),
                 error_code: DEFAULT_ERROR_CODE.into(),
                 body: Body::Json(Arc::new(body)),
@@ -233,7 +289,9 @@ impl RequireRedisLayer {
 
     /// Lets requests for exactly `path` through even while Redis is down.
     pub fn exempt(mut self, path: &str) -> Self {
-        self.gate_mut().exempt.push(Exempt::Exact(path.into()));
+        let gate = self.gate_mut();
+        gate.exempt.push(path.into());
+        gate.exempt_lengths |= length_bit(path);
         self
     }
 
@@ -241,7 +299,7 @@ impl RequireRedisLayer {
     /// segments: `/internal` exempts `/internal` and `/internal/jobs`, not `/internals`.
     pub fn exempt_prefix(mut self, prefix: &str) -> Self {
         let prefix = prefix.trim_end_matches('/');
-        self.gate_mut().exempt.push(Exempt::Prefix(prefix.into()));
+        self.gate_mut().exempt_prefixes.push(prefix.into());
         self
     }
 
@@ -249,7 +307,12 @@ impl RequireRedisLayer {
     /// layered outside the probe cannot turn liveness into a Redis check (and an orchestrator
     /// into a restart storm); use this when those paths are your own routes that need Redis.
     pub fn gate_probe_paths(mut self) -> Self {
-        self.gate_mut().exempt_probe_paths = false;
+        let gate = self.gate_mut();
+        gate.exempt_probe_paths = false;
+        gate.exempt_lengths = gate
+            .exempt
+            .iter()
+            .fold(0, |mask, path| mask | length_bit(path));
         self
     }
 
@@ -278,11 +341,13 @@ impl RequireRedisLayer {
         self
     }
 
-    /// The response this gate gives while Redis is unavailable, built now: for a handler that
-    /// finds Redis failing mid-request and should answer exactly as the gate would. If the handle
-    /// still says available, the status word is `disconnected`.
-    pub fn unavailable_response<B: BodyFromBytes>(&self) -> Response<B> {
-        self.gate.reject(self.gate.availability.reading(), false)
+    /// The answer this gate gives while Redis is unavailable, as a small value (one reference
+    /// count) for a handler's state: a handler that finds Redis failing mid-request turns it
+    /// into exactly the response the gate would have given. See [`UnavailableResponse`].
+    pub fn unavailable_response(&self) -> UnavailableResponse {
+        UnavailableResponse {
+            gate: Arc::clone(&self.gate),
+        }
     }
 
     fn gate_mut(&mut self) -> &mut Gate {
@@ -360,12 +425,13 @@ where
 
 impl Gate {
     fn is_exempt(&self, path: &str) -> bool {
-        (self.exempt_probe_paths && crate::probe::is_default_path(path))
-            || self.exempt.iter().any(|exempt| match exempt {
-                Exempt::Exact(exact) => path == &**exact,
-                Exempt::Prefix(prefix) => path
-                    .strip_prefix(&**prefix)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        let exact = self.exempt_lengths & length_bit(path) != 0
+            && ((self.exempt_probe_paths && crate::probe::is_default_path(path))
+                || self.exempt.iter().any(|exempt| path == &**exempt));
+        exact
+            || self.exempt_prefixes.iter().any(|prefix| {
+                path.strip_prefix(&**prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
     }
 
@@ -381,9 +447,10 @@ impl Gate {
         let retry_after = self.retry.seconds(until);
         match &self.body {
             Body::Json(bodies) => {
-                let (json, value) = bodies.get(slot(reading), retry_after);
-                let mut res = json_response(StatusCode::SERVICE_UNAVAILABLE, json);
-                res.headers_mut().insert(RETRY_AFTER, value);
+                let cached = bodies.get(slot(reading), retry_after);
+                let mut res = Response::new(B::from_bytes(cached.body));
+                *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                *res.headers_mut() = cached.headers;
                 res
             }
             Body::Custom(responder) => {
@@ -429,6 +496,7 @@ impl fmt::Debug for Gate {
             .field("retry", &self.retry)
             .field("exempt", &self.exempt)
             .field("exempt_probe_paths", &self.exempt_probe_paths)
+            .field("exempt_prefixes", &self.exempt_prefixes)
             .field("error_code", &self.error_code)
             .field("custom_response", &matches!(self.body, Body::Custom(_)))
             .finish()
@@ -617,7 +685,9 @@ mod tests {
         let reporter = AvailabilityReporter::default();
         reporter.set_status(Status::Connected);
         let layer = RequireRedisLayer::new(reporter.availability()).error_code("X");
-        let res: Reply = layer.unavailable_response();
+        let unavailable = layer.unavailable_response();
+        drop(layer);
+        let res: Reply = unavailable.response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()["retry-after"], "1");
         assert_eq!(
