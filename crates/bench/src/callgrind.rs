@@ -173,7 +173,9 @@ fn read_parts(dir: &Path) -> Vec<u64> {
 /// The `instr-child` mode: prepares `stack` twice (each warm-up goes through the measured
 /// region), then sends `small` and `large` requests through it.
 pub fn child(stack: &str, small: usize, large: usize) {
-    let stack = Stack::from_name(stack).unwrap_or_else(|| panic!("no stack called {stack}"));
+    let stack: Stack = stack
+        .parse()
+        .unwrap_or_else(|_| panic!("no stack called {stack}"));
     let first = Prepared::new(stack, small);
     let second = Prepared::new(stack, large);
     assert_eq!(first.run(), small, "every request answered 200");

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use redis_gate_bench::stacks::Stack;
+use strum::IntoEnumIterator;
 
 use crate::pin::Pinning;
 use crate::rig::Rig;
@@ -239,12 +240,12 @@ fn main() -> ExitCode {
         }
         eprintln!("callgrind: instructions per request");
         let (small, large) = plan.instr_requests;
-        let stacks: &[Stack] = if plan.quick {
-            &Stack::REQUIRED
+        let stacks: Vec<Stack> = if plan.quick {
+            Stack::REQUIRED.to_vec()
         } else {
-            &Stack::EVERY
+            Stack::iter().collect()
         };
-        callgrind::measure(stacks, small, large)
+        callgrind::measure(&stacks, small, large)
     };
     let (timeline, instructions) = if plan.quick {
         // Instruction counts do not depend on what else runs, and a quick run's timings mean

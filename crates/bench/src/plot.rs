@@ -52,17 +52,8 @@ fn draw_throughput(
         .filter(|v| v.is_finite())
         .fold(1.0, f64::max)
         / 1_000.0;
-    let (title, body) = root.split_vertically(60);
-    title.draw(&Text::new(
-        "Requests per second, median of the rounds (whiskers: min to max)",
-        (20, 10),
-        ("sans-serif", 20).into_font(),
-    ))?;
-    title.draw(&Text::new(
-        subtitle.to_owned(),
-        (20, 36),
-        ("sans-serif", 13).into_font().color(&GREY),
-    ))?;
+    let title = "Requests per second, median of the rounds (whiskers: min to max)";
+    let body = heading(root, title, subtitle)?;
     let mut chart = ChartBuilder::on(&body)
         .margin(15)
         .x_label_area_size(40)
@@ -130,17 +121,8 @@ fn draw_timeline(
     subtitle: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
-    let (title, rest) = root.split_vertically(60);
-    title.draw(&Text::new(
-        "Redis killed and restarted, then frozen (SIGSTOP) and thawed: what clients saw",
-        (20, 10),
-        ("sans-serif", 20).into_font(),
-    ))?;
-    title.draw(&Text::new(
-        subtitle.to_owned(),
-        (20, 36),
-        ("sans-serif", 13).into_font().color(&GREY),
-    ))?;
+    let title = "Redis killed and restarted, then frozen (SIGSTOP) and thawed: what clients saw";
+    let rest = heading(root, title, subtitle)?;
     let (states, latencies) = rest.split_vertically(150);
     let end = timeline.end;
 
@@ -267,6 +249,19 @@ fn draw_timeline(
         .label_font(("sans-serif", 12))
         .draw()?;
     Ok(())
+}
+
+/// Draws `title` and `subtitle` at the top of `root`; returns the area below them.
+fn heading<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> Result<DrawingArea<SVGBackend<'a>, Shift>, Box<dyn std::error::Error>> {
+    let (top, body) = root.split_vertically(60);
+    top.draw(&Text::new(title, (20, 10), ("sans-serif", 20).into_font()))?;
+    let grey = ("sans-serif", 13).into_font().color(&GREY);
+    top.draw(&Text::new(subtitle, (20, 36), grey))?;
+    Ok(body)
 }
 
 /// `(from, to, value)` spans from a list of `(start, value)` changes.

@@ -11,7 +11,7 @@ use crate::detection::Detection;
 use crate::pin::Pinning;
 use crate::plot::Bar;
 use crate::stats::{self, Spread};
-use crate::throughput::{Alternation, Throughput};
+use crate::throughput::{Alternation, Throughput, Variant};
 
 /// Everything measured in one run.
 pub struct Report<'a> {
@@ -123,6 +123,96 @@ const TARGETS: [(&str, Goal); 13] = [
     ("ready_p99_us_frozen", Goal::AtMost(1000.0)),
 ];
 
+/// Paired ratios with Redis up: `(metric prefix, label, a, b)` for `a ÷ b`.
+const UP_RATIOS: [(&str, &str, Variant, Variant); 4] = [
+    ("gate", "2 ÷ 1", Variant::Gated, Variant::Bare),
+    ("naive_ping", "2 ÷ 3", Variant::Gated, Variant::Naive),
+    ("atomic_bool", "2 ÷ 4", Variant::Gated, Variant::Atomic),
+    ("gate_per_route", "2b ÷ 1", Variant::PerRoute, Variant::Bare),
+];
+
+/// The variants of the Redis-up table, in its order.
+const UP: [Variant; 5] = [
+    Variant::Bare,
+    Variant::Gated,
+    Variant::PerRoute,
+    Variant::Naive,
+    Variant::Atomic,
+];
+
+/// Extra instruction metrics: `(name, stack, over its reference rather than the bare router)`.
+const INSTRUCTION_METRICS: [(&str, Stack, bool); 15] = [
+    ("all_layers_instr_overhead", Stack::All, false),
+    (
+        "require_route_layer_instr_over_identity",
+        Stack::RequireRouteLayer,
+        true,
+    ),
+    (
+        "probe_router_layer_instr_over_identity",
+        Stack::ProbeRouterLayer,
+        true,
+    ),
+    (
+        "check_router_layer_instr_over_identity",
+        Stack::CheckRouterLayer,
+        true,
+    ),
+    (
+        "atomic_from_fn_instr_over_identity",
+        Stack::AtomicFromFn,
+        true,
+    ),
+    (
+        "require_route_layer_instr_overhead",
+        Stack::RequireRouteLayer,
+        false,
+    ),
+    (
+        "require_handler_layer_instr_overhead",
+        Stack::RequireHandler,
+        false,
+    ),
+    (
+        "require_route_service_instr_overhead",
+        Stack::RequireRouteService,
+        false,
+    ),
+    (
+        "probe_router_layer_instr_overhead",
+        Stack::ProbeRouterLayer,
+        false,
+    ),
+    (
+        "check_router_layer_instr_overhead",
+        Stack::CheckRouterLayer,
+        false,
+    ),
+    ("all_per_route_instr_overhead", Stack::AllPerRoute, false),
+    (
+        "all_router_layers_instr_overhead",
+        Stack::AllRouterLayers,
+        false,
+    ),
+    (
+        "axum_route_layer_instr_overhead",
+        Stack::IdentityRoute,
+        false,
+    ),
+    ("axum_layer_instr_overhead", Stack::IdentityLayer, false),
+    ("atomic_from_fn_instr_overhead", Stack::AtomicFromFn, false),
+];
+
+/// The layers as plain Tower services, each next to its anchor: `(layer, anchor, slack)`, the
+/// target being the anchor's cost plus the slack.
+const ANCHORED: [(Stack, Stack, f64); 5] = [
+    (Stack::TowerRequire, Stack::AnchorValidate, 10.0),
+    (Stack::TowerRequire, Stack::AnchorValidateHandle, 0.0),
+    (Stack::TowerCheck, Stack::AnchorExtension, 10.0),
+    (Stack::TowerProbe, Stack::AnchorMapRequest, 40.0),
+    (Stack::TowerReject, Stack::AnchorReject, 0.0),
+];
+
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
 }
@@ -137,19 +227,12 @@ fn value(v: f64, decimals: usize) -> String {
 }
 
 impl Report<'_> {
-    fn instr_overhead(&self, stack: Stack) -> f64 {
+    /// `f` of the callgrind counts, or NaN without them.
+    fn instr(&self, f: impl FnOnce(&Counts) -> Option<f64>) -> f64 {
         self.instructions
             .as_ref()
             .ok()
-            .and_then(|counts| counts.overhead(stack))
-            .unwrap_or(f64::NAN)
-    }
-
-    fn instr_own_cost(&self, stack: Stack) -> f64 {
-        self.instructions
-            .as_ref()
-            .ok()
-            .and_then(|counts| counts.own_cost(stack))
+            .and_then(f)
             .unwrap_or(f64::NAN)
     }
 
@@ -173,206 +256,118 @@ impl Report<'_> {
 
     fn frozen_p99_ratio(&self) -> f64 {
         let frozen = &self.throughput.frozen;
-        frozen.pooled_latency_us("naive", 0.99) / frozen.pooled_latency_us("gated", 0.99)
+        frozen.pooled_latency_us(Variant::Naive, 0.99)
+            / frozen.pooled_latency_us(Variant::Gated, 0.99)
     }
 
-    /// Every metric as `(name, value)`: the required ones first, then the extras.
+    /// Every metric as `(name, value)`: the required ones first (the order of [`TARGETS`]),
+    /// then the extras.
     pub fn metrics(&self) -> Vec<(String, String)> {
-        let up = &self.throughput.up;
-        let down = &self.throughput.down;
-        let frozen = &self.throughput.frozen;
-        let mut metrics: Vec<(&str, String)> = vec![
-            (
-                "require_instr_overhead",
-                value(self.instr_overhead(Stack::Require), 1),
-            ),
-            (
-                "probe_pass_instr_overhead",
-                value(self.instr_overhead(Stack::Probe), 1),
-            ),
-            (
-                "check_instr_overhead",
-                value(self.instr_overhead(Stack::Check), 1),
-            ),
-            (
-                "gate_rps_ratio",
-                value(up.paired_rps_ratio("gated", "bare").median, 3),
-            ),
-            (
-                "naive_ping_rps_ratio",
-                value(up.paired_rps_ratio("gated", "naive").median, 3),
-            ),
-            (
-                "atomic_bool_rps_ratio",
-                value(up.paired_rps_ratio("gated", "atomic").median, 3),
-            ),
-            ("frozen_p99_ratio", value(self.frozen_p99_ratio(), 1)),
-            (
-                "reject_rps_ratio",
-                value(down.paired_rps_ratio("gated", "static503").median, 3),
-            ),
-            ("detect_kill_ms_max", value(self.kills(|t| t.detect).max, 1)),
-            (
-                "detect_stop_ms_max",
-                value(self.freezes(|t| t.detect).max, 1),
-            ),
-            (
-                "recover_ms_median",
-                value(self.kills(|t| t.recover).median, 1),
-            ),
-            ("recover_ms_max", value(self.kills(|t| t.recover).max, 1)),
-            ("ready_p99_us_frozen", value(self.ready_us(0.99), 1)),
-        ];
-        let extras: Vec<(String, String)> = {
-            let mut extras = Vec::new();
-            for key in ["bare", "gated", "per_route", "naive", "atomic"] {
-                let rps = Spread::of(&up.rps(key));
-                extras.push((format!("{key}_rps"), value(rps.median, 0)));
-                extras.push((
-                    format!("{key}_p50_us"),
-                    value(Spread::of(&up.latency_us(key, 0.5)).median, 1),
-                ));
-                extras.push((
-                    format!("{key}_p99_us"),
-                    value(Spread::of(&up.latency_us(key, 0.99)).median, 1),
-                ));
-                extras.push((
-                    format!("{key}_server_cpu_us"),
-                    value(Spread::of(&up.server_cpu_us(key)).median, 2),
-                ));
-            }
-            extras.push((
-                "gate_per_route_rps_ratio".to_owned(),
-                value(up.paired_rps_ratio("per_route", "bare").median, 3),
-            ));
-            for (name, a, b) in [
-                ("gate_per_route_cpu_ratio", "per_route", "bare"),
-                ("gate_cpu_ratio", "gated", "bare"),
-                ("naive_ping_cpu_ratio", "gated", "naive"),
-                ("atomic_bool_cpu_ratio", "gated", "atomic"),
-            ] {
-                extras.push((name.to_owned(), value(up.paired_cpu_ratio(a, b).median, 3)));
-            }
-            extras.push((
-                "reject_cpu_ratio".to_owned(),
-                value(down.paired_cpu_ratio("gated", "static503").median, 3),
-            ));
-            for (name, a, b) in [
-                ("gate_rps_ratio_min", "gated", "bare"),
-                ("atomic_bool_rps_ratio_min", "gated", "atomic"),
-            ] {
-                extras.push((name.to_owned(), value(up.paired_rps_ratio(a, b).min, 3)));
-            }
-            extras.push((
-                "reject_rps".to_owned(),
-                value(Spread::of(&down.rps("gated")).median, 0),
-            ));
-            extras.push((
-                "static_503_rps".to_owned(),
-                value(Spread::of(&down.rps("static503")).median, 0),
-            ));
-            extras.push((
-                "frozen_naive_p99_ms".to_owned(),
-                value(frozen.pooled_latency_us("naive", 0.99) / 1_000.0, 1),
-            ));
-            extras.push((
-                "frozen_gated_p99_us".to_owned(),
-                value(frozen.pooled_latency_us("gated", 0.99), 1),
-            ));
-            let kill_detect = self.kills(|t| t.detect);
-            let stop_detect = self.freezes(|t| t.detect);
-            let thaw = self.freezes(|t| t.thaw_recover);
-            extras.push((
-                "detect_kill_ms_median".to_owned(),
-                value(kill_detect.median, 1),
-            ));
-            extras.push((
-                "detect_stop_ms_median".to_owned(),
-                value(stop_detect.median, 1),
-            ));
-            extras.push(("recover_thaw_ms_median".to_owned(), value(thaw.median, 1)));
-            extras.push(("recover_thaw_ms_max".to_owned(), value(thaw.max, 1)));
-            extras.push((
-                "ready_p50_us_frozen".to_owned(),
-                value(self.ready_us(0.5), 1),
-            ));
-            extras.push((
-                "all_layers_instr_overhead".to_owned(),
-                value(self.instr_overhead(Stack::All), 1),
-            ));
-            for (name, stack) in [
-                (
-                    "require_route_layer_instr_over_identity",
-                    Stack::RequireRouteLayer,
-                ),
-                (
-                    "probe_router_layer_instr_over_identity",
-                    Stack::ProbeRouterLayer,
-                ),
-                (
-                    "check_router_layer_instr_over_identity",
-                    Stack::CheckRouterLayer,
-                ),
-                ("atomic_from_fn_instr_over_identity", Stack::AtomicFromFn),
-            ] {
-                extras.push((name.to_owned(), value(self.instr_own_cost(stack), 1)));
-            }
-            for (name, stack) in [
-                (
-                    "require_route_layer_instr_overhead",
-                    Stack::RequireRouteLayer,
-                ),
-                (
-                    "require_handler_layer_instr_overhead",
-                    Stack::RequireHandler,
-                ),
-                (
-                    "require_route_service_instr_overhead",
-                    Stack::RequireRouteService,
-                ),
-                ("probe_router_layer_instr_overhead", Stack::ProbeRouterLayer),
-                ("check_router_layer_instr_overhead", Stack::CheckRouterLayer),
-                ("all_per_route_instr_overhead", Stack::AllPerRoute),
-                ("all_router_layers_instr_overhead", Stack::AllRouterLayers),
-                ("axum_route_layer_instr_overhead", Stack::IdentityRoute),
-                ("axum_layer_instr_overhead", Stack::IdentityLayer),
-                ("atomic_from_fn_instr_overhead", Stack::AtomicFromFn),
-            ] {
-                extras.push((name.to_owned(), value(self.instr_overhead(stack), 1)));
-            }
-            for (name, stack) in [
-                ("tower_require_instr_overhead", Stack::TowerRequire),
-                ("tower_check_instr_overhead", Stack::TowerCheck),
-                ("tower_probe_pass_instr_overhead", Stack::TowerProbe),
-            ] {
-                extras.push((name.to_owned(), value(self.instr_own_cost(stack), 1)));
-            }
-            extras.push((
-                "bare_instr_per_request".to_owned(),
-                value(
-                    self.instructions
-                        .as_ref()
-                        .ok()
-                        .and_then(|c| c.of(Stack::Bare))
-                        .unwrap_or(f64::NAN),
-                    1,
-                ),
-            ));
-            extras.push((
-                "background_cores_busy".to_owned(),
-                value(self.background.other_cores, 2),
-            ));
-            extras.push((
-                "run_seconds".to_owned(),
-                value(self.elapsed.as_secs_f64(), 1),
-            ));
-            extras
+        let (up, down, frozen) = (
+            &self.throughput.up,
+            &self.throughput.down,
+            &self.throughput.frozen,
+        );
+        let mut out = Vec::new();
+        let mut put = |name: &str, v: f64, decimals: usize| {
+            out.push((name.to_owned(), value(v, decimals)));
         };
-        metrics
-            .drain(..)
-            .map(|(name, value)| (name.to_owned(), value))
-            .chain(extras)
-            .collect()
+        let overhead = |stack| self.instr(|c| c.overhead(stack));
+        put("require_instr_overhead", overhead(Stack::Require), 1);
+        put("probe_pass_instr_overhead", overhead(Stack::Probe), 1);
+        put("check_instr_overhead", overhead(Stack::Check), 1);
+        for (name, _, a, b) in &UP_RATIOS[..3] {
+            let ratio = up.paired_rps_ratio(*a, *b).median;
+            put(&format!("{name}_rps_ratio"), ratio, 3);
+        }
+        put("frozen_p99_ratio", self.frozen_p99_ratio(), 1);
+        let reject = down.paired_rps_ratio(Variant::Gated, Variant::Static503);
+        put("reject_rps_ratio", reject.median, 3);
+        put("detect_kill_ms_max", self.kills(|t| t.detect).max, 1);
+        put("detect_stop_ms_max", self.freezes(|t| t.detect).max, 1);
+        put("recover_ms_median", self.kills(|t| t.recover).median, 1);
+        put("recover_ms_max", self.kills(|t| t.recover).max, 1);
+        put("ready_p99_us_frozen", self.ready_us(0.99), 1);
+
+        for variant in UP {
+            let key = variant.key();
+            let median = |values: Vec<f64>| Spread::of(&values).median;
+            put(&format!("{key}_rps"), median(up.rps(variant)), 0);
+            put(
+                &format!("{key}_p50_us"),
+                median(up.latency_us(variant, 0.5)),
+                1,
+            );
+            put(
+                &format!("{key}_p99_us"),
+                median(up.latency_us(variant, 0.99)),
+                1,
+            );
+            put(
+                &format!("{key}_server_cpu_us"),
+                median(up.server_cpu_us(variant)),
+                2,
+            );
+        }
+        let (name, _, a, b) = UP_RATIOS[3];
+        put(
+            &format!("{name}_rps_ratio"),
+            up.paired_rps_ratio(a, b).median,
+            3,
+        );
+        for (name, _, a, b) in [&UP_RATIOS[3], &UP_RATIOS[0], &UP_RATIOS[1], &UP_RATIOS[2]] {
+            let ratio = up.paired_cpu_ratio(*a, *b).median;
+            put(&format!("{name}_cpu_ratio"), ratio, 3);
+        }
+        let reject_cpu = down.paired_cpu_ratio(Variant::Gated, Variant::Static503);
+        put("reject_cpu_ratio", reject_cpu.median, 3);
+        for (name, _, a, b) in [&UP_RATIOS[0], &UP_RATIOS[2]] {
+            put(
+                &format!("{name}_rps_ratio_min"),
+                up.paired_rps_ratio(*a, *b).min,
+                3,
+            );
+        }
+        let down_rps = |variant| Spread::of(&down.rps(variant)).median;
+        put("reject_rps", down_rps(Variant::Gated), 0);
+        put("static_503_rps", down_rps(Variant::Static503), 0);
+        let frozen_p99 = |variant| frozen.pooled_latency_us(variant, 0.99);
+        put(
+            "frozen_naive_p99_ms",
+            frozen_p99(Variant::Naive) / 1_000.0,
+            1,
+        );
+        put("frozen_gated_p99_us", frozen_p99(Variant::Gated), 1);
+        put("detect_kill_ms_median", self.kills(|t| t.detect).median, 1);
+        put(
+            "detect_stop_ms_median",
+            self.freezes(|t| t.detect).median,
+            1,
+        );
+        let thaw = self.freezes(|t| t.thaw_recover);
+        put("recover_thaw_ms_median", thaw.median, 1);
+        put("recover_thaw_ms_max", thaw.max, 1);
+        put("ready_p50_us_frozen", self.ready_us(0.5), 1);
+        for (name, stack, own) in INSTRUCTION_METRICS {
+            let v = if own {
+                self.instr(|c| c.own_cost(stack))
+            } else {
+                overhead(stack)
+            };
+            put(name, v, 1);
+        }
+        for stack in &Stack::TOWER[1..] {
+            let over = self.instr(|c| c.overhead_over_tower(*stack));
+            put(&format!("{}_instr_over_tower_bare", stack.name()), over, 1);
+        }
+        put(
+            "bare_instr_per_request",
+            self.instr(|c| c.of(Stack::Bare)),
+            1,
+        );
+        put("background_cores_busy", self.background.other_cores, 2);
+        put("run_seconds", self.elapsed.as_secs_f64(), 1);
+        out
     }
 
     /// One line about the machine and the run, for the figures.
@@ -391,41 +386,48 @@ impl Report<'_> {
 
     /// The bars of the throughput figure.
     pub fn bars(&self) -> Vec<Bar> {
-        let bar = |alternation: &Alternation, key: &str, label: &str, down: bool| {
-            let p99 = Spread::of(&alternation.latency_us(key, 0.99)).median;
+        let bar = |alternation: &Alternation, variant: Variant, label: &str, down: bool| {
+            let p99 = Spread::of(&alternation.latency_us(variant, 0.99)).median;
             Bar {
                 label: label.to_owned(),
-                rps: Spread::of(&alternation.rps(key)),
+                rps: Spread::of(&alternation.rps(variant)),
                 note: format!("· p99 {p99:.0} µs"),
                 down,
             }
         };
-        let up = &self.throughput.up;
-        let down = &self.throughput.down;
+        let (up, down) = (&self.throughput.up, &self.throughput.down);
         vec![
-            bar(up, "bare", "1 bare axum", false),
-            bar(up, "gated", "2 three layers", false),
-            bar(up, "per_route", "2b RequireRedis per route", false),
-            bar(up, "naive", "3 PING per request", false),
-            bar(up, "atomic", "4 AtomicBool", false),
-            bar(down, "gated", "2, Redis down (503)", true),
-            bar(down, "static503", "static 503 handler", true),
+            bar(up, Variant::Bare, "1 bare axum", false),
+            bar(up, Variant::Gated, "2 three layers", false),
+            bar(up, Variant::PerRoute, "2b RequireRedis per route", false),
+            bar(up, Variant::Naive, "3 PING per request", false),
+            bar(up, Variant::Atomic, "4 AtomicBool", false),
+            bar(down, Variant::Gated, "2, Redis down (503)", true),
+            bar(down, Variant::Static503, "static 503 handler", true),
         ]
     }
 
-    /// The whole report, as Markdown.
+    /// The whole report, as Markdown: one section per part of the run.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_run(&mut out);
+        self.render_up(&mut out);
+        self.render_down(&mut out);
+        self.render_frozen(&mut out);
+        self.render_detection(&mut out);
+        self.render_instructions(&mut out);
+        self.render_targets(&mut out);
+        out
+    }
+
+    fn render_run(&self, out: &mut String) {
         let plan = self.plan;
-        let _ = writeln!(
-            out,
-            "# redis-gate end-to-end benchmark{}\n",
-            if plan.quick {
-                " (quick run: tiny counts, not for numbers)"
-            } else {
-                ""
-            }
-        );
+        let quick = if plan.quick {
+            " (quick run: tiny counts, not for numbers)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "# redis-gate end-to-end benchmark{quick}\n");
         let _ = writeln!(
             out,
             "- machine: {}, {} cores, Linux {}",
@@ -456,49 +458,49 @@ impl Report<'_> {
             cores(),
             self.background.load_average
         );
+    }
 
+    fn render_up(&self, out: &mut String) {
         let up = &self.throughput.up;
         let _ = writeln!(out, "## Redis up\n");
-        table_header(&mut out);
-        for key in ["bare", "gated", "per_route", "naive", "atomic"] {
-            table_row(&mut out, up, key);
+        table_header(out);
+        for variant in UP {
+            table_row(out, up, variant);
         }
         let _ = writeln!(
             out,
             "\nPaired ratios (per round, back-to-back runs), median (min–max):\n"
         );
-        for (label, a, b) in [
-            ("gate_rps_ratio (2 ÷ 1)", "gated", "bare"),
-            ("naive_ping_rps_ratio (2 ÷ 3)", "gated", "naive"),
-            ("atomic_bool_rps_ratio (2 ÷ 4)", "gated", "atomic"),
-            ("gate_per_route_rps_ratio (2b ÷ 1)", "per_route", "bare"),
-        ] {
-            let r = up.paired_rps_ratio(a, b);
-            let c = up.paired_cpu_ratio(a, b);
+        for (name, label, a, b) in UP_RATIOS {
             let _ = writeln!(
                 out,
-                "- {label}: {:.3} ({:.3}–{:.3}); on server CPU per request: {:.3} ({:.3}–{:.3})",
-                r.median, r.min, r.max, c.median, c.min, c.max
+                "- {name}_rps_ratio ({label}): {}; on server CPU per request: {}",
+                spread(up.paired_rps_ratio(a, b)),
+                spread(up.paired_cpu_ratio(a, b))
             );
         }
+    }
 
+    fn render_down(&self, out: &mut String) {
         let down = &self.throughput.down;
         let _ = writeln!(
             out,
             "\n## Redis down (killed; the handle says disconnected)\n"
         );
-        table_header(&mut out);
-        table_row(&mut out, down, "gated");
-        table_row(&mut out, down, "static503");
-        let r = down.paired_rps_ratio("gated", "static503");
-        let c = down.paired_cpu_ratio("gated", "static503");
+        table_header(out);
+        table_row(out, down, Variant::Gated);
+        table_row(out, down, Variant::Static503);
+        let (a, b) = (Variant::Gated, Variant::Static503);
         let _ = writeln!(
             out,
-            "\n- reject_rps_ratio (2 down ÷ static 503): {:.3} ({:.3}–{:.3}); on server CPU per request: {:.3} ({:.3}–{:.3})",
-            r.median, r.min, r.max, c.median, c.min, c.max
+            "\n- reject_rps_ratio (2 down ÷ static 503): {}; on server CPU per request: {}",
+            spread(down.paired_rps_ratio(a, b)),
+            spread(down.paired_cpu_ratio(a, b))
         );
+    }
 
-        let frozen = &self.throughput.frozen;
+    fn render_frozen(&self, out: &mut String) {
+        let (plan, frozen) = (self.plan, &self.throughput.frozen);
         let _ = writeln!(
             out,
             "\n## Redis frozen (SIGSTOP), {} round(s) of {:.1} s each, client timeout {:.1} s\n",
@@ -510,20 +512,15 @@ impl Report<'_> {
             out,
             "| variant | answered/s | p50 | p99 (all rounds) | answers |\n|---|---:|---:|---:|---|"
         );
-        for key in ["naive", "gated"] {
-            let variant = frozen
-                .variants
-                .iter()
-                .find(|v| v.key == key)
-                .expect("known variant");
+        for variant in [Variant::Naive, Variant::Gated] {
             let _ = writeln!(
                 out,
                 "| {} | {:.0} | {} | {} | {} |",
-                variant.label,
-                Spread::of(&frozen.rps(key)).median,
-                micros(frozen.pooled_latency_us(key, 0.5)),
-                micros(frozen.pooled_latency_us(key, 0.99)),
-                frozen.answers(key)
+                variant.label(),
+                Spread::of(&frozen.rps(variant)).median,
+                micros(frozen.pooled_latency_us(variant, 0.5)),
+                micros(frozen.pooled_latency_us(variant, 0.99)),
+                frozen.answers(variant)
             );
         }
         let _ = writeln!(
@@ -531,12 +528,15 @@ impl Report<'_> {
             "\n- frozen_p99_ratio (p99 of 3 ÷ p99 of 2): {:.1}",
             self.frozen_p99_ratio()
         );
+    }
 
+    fn render_detection(&self, out: &mut String) {
+        let detection = self.detection;
         let _ = writeln!(
             out,
             "\n## Detection and recovery ({} kill trials, {} freeze trials; monitor defaults: check every 1 s, PING timeout 500 ms, fall 2, rise 1, backoff 100 ms → 2 s)\n",
-            self.detection.kills.len(),
-            self.detection.freezes.len()
+            detection.kills.len(),
+            detection.freezes.len()
         );
         let _ = writeln!(
             out,
@@ -557,18 +557,14 @@ impl Report<'_> {
                 spread.min, spread.median, spread.max
             );
         }
-        let all_ready = self.detection.ready_latencies();
-        let (ready_up, ready_down): (u64, u64) = self
-            .detection
+        let (ready_up, ready_down) = detection
             .freezes
             .iter()
             .fold((0, 0), |(u, d), t| (u + t.ready_up, d + t.ready_down));
         let _ = writeln!(
             out,
-            "\n`/ready` while Redis was frozen: {} requests ({} × 200 before detection, {} × 503 after), p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-            all_ready.len(),
-            ready_up,
-            ready_down,
+            "\n`/ready` while Redis was frozen: {} requests ({ready_up} × 200 before detection, {ready_down} × 503 after), p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+            detection.ready_latencies().len(),
             self.ready_us(0.5),
             self.ready_us(0.99),
             self.ready_us(1.0)
@@ -581,7 +577,7 @@ impl Report<'_> {
             out,
             "| # | phase | downtime | detect | recover |\n|---:|---:|---:|---:|---:|"
         );
-        for (i, t) in self.detection.kills.iter().enumerate() {
+        for (i, t) in detection.kills.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "| {} | {:.0} | {:.0} | {:.1} | {:.1} |",
@@ -600,7 +596,7 @@ impl Report<'_> {
             out,
             "| # | phase | detect | recover |\n|---:|---:|---:|---:|"
         );
-        for (i, t) in self.detection.freezes.iter().enumerate() {
+        for (i, t) in detection.freezes.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "| {} | {:.0} | {:.1} | {:.1} |",
@@ -610,39 +606,46 @@ impl Report<'_> {
                 ms(t.thaw_recover)
             );
         }
+    }
 
+    fn render_instructions(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "\n## Instructions per request (callgrind, in process, `oneshot`)\n"
         );
-        match self.instructions {
-            Ok(counts) => {
-                let _ = writeln!(
-                    out,
-                    "Slope between {} and {} requests per stack.\n",
-                    counts.requests.0, counts.requests.1
-                );
-                let _ = writeln!(
-                    out,
-                    "| stack | instructions / request | over the bare router | over the same place without the layer (a no-op axum layer there, or the bare `service_fn`) |\n|---|---:|---:|---:|"
-                );
-                for (stack, n) in &counts.per_request {
-                    let own = counts
-                        .own_cost(*stack)
-                        .map_or_else(String::new, |own| format!("{own:+.1}"));
-                    let over_bare = if stack.name().starts_with("tower_") {
-                        String::new()
-                    } else {
-                        format!("{:+.1}", counts.overhead(*stack).unwrap_or(f64::NAN))
-                    };
-                    let _ = writeln!(out, "| {} | {:.1} | {over_bare} | {own} |", stack.name(), n,);
-                }
-            }
+        let counts = match self.instructions {
+            Ok(counts) => counts,
             Err(why) => {
                 let _ = writeln!(out, "Not measured: {why}.");
+                return;
             }
+        };
+        let _ = writeln!(
+            out,
+            "Slope between {} and {} requests per stack.\n",
+            counts.requests.0, counts.requests.1
+        );
+        let _ = writeln!(
+            out,
+            "| stack | instructions / request | over the bare router | over the same place without the layer (a no-op axum layer there, or the bare `service_fn`) |\n|---|---:|---:|---:|"
+        );
+        for (stack, n) in &counts.per_request {
+            let own = counts
+                .own_cost(*stack)
+                .map_or_else(String::new, |own| format!("{own:+.1}"));
+            let plain_tower =
+                *stack == Stack::TowerBare || stack.reference() == Some(Stack::TowerBare);
+            let over_bare = match counts.overhead(*stack) {
+                Some(over) if !plain_tower => format!("{over:+.1}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "| {} | {n:.1} | {over_bare} | {own} |", stack.name());
         }
+        let _ = writeln!(out, "\nThe plain Tower stacks next to their anchors:\n");
+        out.push_str(&anchors(counts));
+    }
 
+    fn render_targets(&self, out: &mut String) {
         let _ = writeln!(out, "\n## Targets\n");
         let _ = writeln!(out, "| metric | target | measured | |\n|---|---:|---:|---|");
         let metrics = self.metrics();
@@ -666,8 +669,37 @@ impl Report<'_> {
             };
             let _ = writeln!(out, "| `{name}` | {target} | {measured} | {verdict} |");
         }
-        out
     }
+}
+
+/// The table of [`ANCHORED`]: instructions per request over the bare Tower service.
+pub fn anchors(counts: &Counts) -> String {
+    let mut out = String::from(
+        "| layer | over the bare service | anchor | anchor over the bare service | target | met |\n\
+         |---|---:|---|---:|---|---|\n",
+    );
+    for (stack, anchor, slack) in ANCHORED {
+        let (Some(over), Some(anchor_over)) = (
+            counts.overhead_over_tower(stack),
+            counts.overhead_over_tower(anchor),
+        ) else {
+            continue;
+        };
+        let target = anchor_over + slack;
+        let _ = writeln!(
+            out,
+            "| {} | {over:+.1} | {} | {anchor_over:+.1} | ≤ {target:+.1} | {} |",
+            stack.name(),
+            anchor.name(),
+            if over <= target { "yes" } else { "no" },
+        );
+    }
+    out
+}
+
+/// A paired ratio as `median (min–max)`.
+fn spread(s: Spread) -> String {
+    format!("{:.3} ({:.3}–{:.3})", s.median, s.min, s.max)
 }
 
 fn table_header(out: &mut String) {
@@ -677,30 +709,25 @@ fn table_header(out: &mut String) {
     );
 }
 
-fn table_row(out: &mut String, alternation: &Alternation, key: &str) {
-    let variant = alternation
-        .variants
-        .iter()
-        .find(|v| v.key == key)
-        .expect("known variant");
-    let rps = Spread::of(&alternation.rps(key));
-    let runs = alternation.of(key);
+fn table_row(out: &mut String, alternation: &Alternation, variant: Variant) {
+    let rps = Spread::of(&alternation.rps(variant));
+    let runs = alternation.of(variant);
     let median = |f: fn(&crate::load::Run) -> f64| {
         Spread::of(&runs.iter().map(f).collect::<Vec<_>>()).median
     };
     let _ = writeln!(
         out,
         "| {} | {:.0} ({:.0}–{:.0}) | {} | {} | {:.2} µs | {:.0} % | {:.0} % | {} |",
-        variant.label,
+        variant.label(),
         rps.median,
         rps.min,
         rps.max,
-        micros(Spread::of(&alternation.latency_us(key, 0.5)).median),
-        micros(Spread::of(&alternation.latency_us(key, 0.99)).median),
+        micros(Spread::of(&alternation.latency_us(variant, 0.5)).median),
+        micros(Spread::of(&alternation.latency_us(variant, 0.99)).median),
         median(crate::load::Run::server_cpu_us),
         median(crate::load::Run::server_busy) * 100.0,
         median(crate::load::Run::client_busy) * 100.0,
-        alternation.answers(key)
+        alternation.answers(variant)
     );
 }
 
@@ -758,39 +785,4 @@ fn redis_version() -> String {
             .map(str::to_owned)
     })
     .unwrap_or_else(|| "?".to_owned())
-}
-
-/// The layers as plain Tower services, each next to its anchor: `(layer, anchor, slack)`, the
-/// target being the anchor's cost plus the slack.
-const ANCHORED: [(Stack, Stack, f64); 5] = [
-    (Stack::TowerRequire, Stack::AnchorValidate, 10.0),
-    (Stack::TowerRequire, Stack::AnchorValidateHandle, 0.0),
-    (Stack::TowerCheck, Stack::AnchorExtension, 10.0),
-    (Stack::TowerProbe, Stack::AnchorMapRequest, 40.0),
-    (Stack::TowerReject, Stack::AnchorReject, 0.0),
-];
-
-/// The table of [`ANCHORED`]: instructions per request over the bare Tower service.
-pub fn anchors(counts: &Counts) -> String {
-    let mut out = String::from(
-        "| layer | over the bare service | anchor | anchor over the bare service | target | met |\n\
-         |---|---:|---|---:|---|---|\n",
-    );
-    for (stack, anchor, slack) in ANCHORED {
-        let (Some(over), Some(anchor_over)) = (
-            counts.overhead_over_tower(stack),
-            counts.overhead_over_tower(anchor),
-        ) else {
-            continue;
-        };
-        let target = anchor_over + slack;
-        let _ = writeln!(
-            out,
-            "| {} | {over:+.1} | {} | {anchor_over:+.1} | ≤ {target:+.1} | {} |",
-            stack.name(),
-            anchor.name(),
-            if over <= target { "yes" } else { "no" },
-        );
-    }
-    out
 }

@@ -23,6 +23,7 @@ use redis_gate::{
     Availability, AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer,
     Status,
 };
+use strum::{EnumIter, EnumString, IntoStaticStr};
 use tower::layer::util::Identity;
 use tower::util::{MapRequestLayer, ServiceFn};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -35,8 +36,10 @@ use crate::apps::{self, PATH};
 /// statics, the first rejection body of its kind) stay out of it.
 pub const WARMUP_REQUESTS: usize = 16;
 
-/// One in-process stack: the bare router, or the router with some of the layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One in-process stack: the bare router, or the router with some of the layers. Its name on
+/// command lines and in reports is the variant's in snake case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Stack {
     /// `Router::new().route("/api", get(hello))`.
     Bare,
@@ -55,6 +58,7 @@ pub enum Stack {
     /// `RequireRedis` as an axum route layer.
     RequireRouteLayer,
     /// `RequireRedis` on the handler alone (`get(hello.layer(..))`, axum's `Handler::layer`).
+    #[strum(serialize = "require_handler_layer")]
     RequireHandler,
     /// `RequireRedis` around the handler turned into a service, routed with `get_service`.
     RequireRouteService,
@@ -64,6 +68,7 @@ pub enum Stack {
     ProbeRouterLayer,
     /// The bare router with a layer that does nothing (`tower::layer::util::Identity`) as a
     /// route layer: what axum charges for any route layer.
+    #[strum(serialize = "identity_route_layer")]
     IdentityRoute,
     /// The bare router with a layer that does nothing as a router layer: what axum charges for
     /// any router layer.
@@ -100,35 +105,6 @@ pub enum Stack {
 }
 
 impl Stack {
-    /// Every stack, bare first.
-    pub const EVERY: [Stack; 25] = [
-        Stack::Bare,
-        Stack::Require,
-        Stack::Check,
-        Stack::Probe,
-        Stack::All,
-        Stack::AllPerRoute,
-        Stack::AllRouterLayers,
-        Stack::RequireRouteLayer,
-        Stack::RequireHandler,
-        Stack::RequireRouteService,
-        Stack::CheckRouterLayer,
-        Stack::ProbeRouterLayer,
-        Stack::IdentityRoute,
-        Stack::IdentityLayer,
-        Stack::AtomicFromFn,
-        Stack::TowerBare,
-        Stack::TowerRequire,
-        Stack::TowerCheck,
-        Stack::TowerProbe,
-        Stack::TowerReject,
-        Stack::AnchorValidate,
-        Stack::AnchorValidateHandle,
-        Stack::AnchorExtension,
-        Stack::AnchorMapRequest,
-        Stack::AnchorReject,
-    ];
-
     /// The plain Tower stacks and their anchors, which `instructions` compares.
     pub const TOWER: [Stack; 10] = [
         Stack::TowerBare,
@@ -175,33 +151,7 @@ impl Stack {
 
     /// The stack's name on command lines and in reports.
     pub fn name(self) -> &'static str {
-        match self {
-            Stack::Bare => "bare",
-            Stack::Require => "require",
-            Stack::Check => "check",
-            Stack::Probe => "probe",
-            Stack::All => "all",
-            Stack::AllPerRoute => "all_per_route",
-            Stack::AllRouterLayers => "all_router_layers",
-            Stack::RequireRouteLayer => "require_route_layer",
-            Stack::RequireHandler => "require_handler_layer",
-            Stack::RequireRouteService => "require_route_service",
-            Stack::CheckRouterLayer => "check_router_layer",
-            Stack::ProbeRouterLayer => "probe_router_layer",
-            Stack::IdentityRoute => "identity_route_layer",
-            Stack::IdentityLayer => "identity_layer",
-            Stack::AtomicFromFn => "atomic_from_fn",
-            Stack::TowerBare => "tower_bare",
-            Stack::TowerRequire => "tower_require",
-            Stack::TowerCheck => "tower_check",
-            Stack::TowerProbe => "tower_probe",
-            Stack::TowerReject => "tower_reject",
-            Stack::AnchorValidate => "anchor_validate",
-            Stack::AnchorValidateHandle => "anchor_validate_handle",
-            Stack::AnchorExtension => "anchor_extension",
-            Stack::AnchorMapRequest => "anchor_map_request",
-            Stack::AnchorReject => "anchor_reject",
-        }
+        self.into()
     }
 
     /// The status every request through the stack gets: `503` on the rejection paths.
@@ -210,11 +160,6 @@ impl Stack {
             Stack::TowerReject | Stack::AnchorReject => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::OK,
         }
-    }
-
-    /// The stack called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Stack> {
-        Stack::EVERY.into_iter().find(|stack| stack.name() == name)
     }
 
     /// The stack, built and gated on `reporter`'s handle, as a [`Runner`].

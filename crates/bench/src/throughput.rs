@@ -14,15 +14,42 @@ use crate::load::{self, Run, Spec};
 use crate::rig::{Rig, restart_timed};
 use crate::stats::Spread;
 
-/// One service under load.
-#[derive(Clone, Copy, Debug)]
-pub struct Variant {
-    /// Short key, used in metric names.
-    pub key: &'static str,
+/// One service under load; its key in metric names is the variant's in snake case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Variant {
+    /// 1: the handler alone.
+    Bare,
+    /// 2: the three layers around the router.
+    Gated,
+    /// 2b: the README's per-route layout.
+    PerRoute,
+    /// 3: the hand-written gate that `PING`s per request.
+    Naive,
+    /// 4: an `AtomicBool` `from_fn` gate.
+    Atomic,
+    /// A handler answering a static `503`.
+    #[strum(serialize = "static503")]
+    Static503,
+}
+
+impl Variant {
+    /// The short name used in metric names.
+    pub fn key(self) -> &'static str {
+        self.into()
+    }
+
     /// What the report calls it.
-    pub label: &'static str,
-    /// Where it listens.
-    pub addr: SocketAddr,
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Bare => "1 bare axum",
+            Variant::Gated => "2 three layers around the router",
+            Variant::PerRoute => "2b three layers, RequireRedis as a route layer",
+            Variant::Naive => "3 PING per request",
+            Variant::Atomic => "4 AtomicBool from_fn",
+            Variant::Static503 => "static 503 handler",
+        }
+    }
 }
 
 /// The runs of several variants, taken in turns: `runs[v][r]` is variant `v` in round `r`.
@@ -35,32 +62,35 @@ pub struct Alternation {
 }
 
 impl Alternation {
-    fn index(&self, key: &str) -> usize {
+    fn index(&self, variant: Variant) -> usize {
         self.variants
             .iter()
-            .position(|v| v.key == key)
-            .unwrap_or_else(|| panic!("no variant {key}"))
+            .position(|v| *v == variant)
+            .unwrap_or_else(|| panic!("{variant:?} did not run here"))
     }
 
-    /// The runs of variant `key`, by round.
-    pub fn of(&self, key: &str) -> &[Run] {
-        &self.runs[self.index(key)]
+    /// The runs of `variant`, by round.
+    pub fn of(&self, variant: Variant) -> &[Run] {
+        &self.runs[self.index(variant)]
     }
 
-    /// Requests per second of `key`, one value per round.
-    pub fn rps(&self, key: &str) -> Vec<f64> {
-        self.of(key).iter().map(Run::rps).collect()
+    /// Requests per second of `variant`, one value per round.
+    pub fn rps(&self, variant: Variant) -> Vec<f64> {
+        self.of(variant).iter().map(Run::rps).collect()
     }
 
-    /// Latency quantile `q` of `key` in microseconds, one value per round.
-    pub fn latency_us(&self, key: &str, q: f64) -> Vec<f64> {
-        self.of(key).iter().map(|run| run.latency_us(q)).collect()
+    /// Latency quantile `q` of `variant` in microseconds, one value per round.
+    pub fn latency_us(&self, variant: Variant, q: f64) -> Vec<f64> {
+        self.of(variant)
+            .iter()
+            .map(|run| run.latency_us(q))
+            .collect()
     }
 
-    /// Latency quantile `q` of `key` over every round pooled, in microseconds.
-    pub fn pooled_latency_us(&self, key: &str, q: f64) -> f64 {
+    /// Latency quantile `q` of `variant` over every round pooled, in microseconds.
+    pub fn pooled_latency_us(&self, variant: Variant, q: f64) -> f64 {
         let mut all: Vec<u64> = self
-            .of(key)
+            .of(variant)
             .iter()
             .flat_map(|run| run.latencies.iter().copied())
             .collect();
@@ -68,16 +98,16 @@ impl Alternation {
         crate::stats::quantile_sorted(&all, q) as f64 / 1_000.0
     }
 
-    /// Server CPU microseconds per request of `key`, one value per round.
-    pub fn server_cpu_us(&self, key: &str) -> Vec<f64> {
-        self.of(key).iter().map(Run::server_cpu_us).collect()
+    /// Server CPU microseconds per request of `variant`, one value per round.
+    pub fn server_cpu_us(&self, variant: Variant) -> Vec<f64> {
+        self.of(variant).iter().map(Run::server_cpu_us).collect()
     }
 
     /// `cpu(b) / cpu(a)` per request, round by round: how many more requests `a` serves than
     /// `b` on the same server CPU time (the orientation of [`paired_rps_ratio`]).
     ///
     /// [`paired_rps_ratio`]: Alternation::paired_rps_ratio
-    pub fn paired_cpu_ratio(&self, a: &str, b: &str) -> Spread {
+    pub fn paired_cpu_ratio(&self, a: Variant, b: Variant) -> Spread {
         let ratios: Vec<f64> = self
             .server_cpu_us(a)
             .iter()
@@ -88,7 +118,7 @@ impl Alternation {
     }
 
     /// `rps(a) / rps(b)` round by round: each pair ran back to back.
-    pub fn paired_rps_ratio(&self, a: &str, b: &str) -> Spread {
+    pub fn paired_rps_ratio(&self, a: Variant, b: Variant) -> Spread {
         let ratios: Vec<f64> = self
             .rps(a)
             .iter()
@@ -98,10 +128,10 @@ impl Alternation {
         Spread::of(&ratios)
     }
 
-    /// Every answer of `key` across rounds, described.
-    pub fn answers(&self, key: &str) -> String {
+    /// Every answer of `variant` across rounds, described.
+    pub fn answers(&self, variant: Variant) -> String {
         let mut total = Run::default();
-        for run in self.of(key) {
+        for run in self.of(variant) {
             for (status, n) in &run.statuses {
                 *total.statuses.entry(*status).or_default() += n;
             }
@@ -122,21 +152,22 @@ pub struct Throughput {
     pub frozen: Alternation,
 }
 
-/// Takes `rounds` turns of `variants` (A B C A B C …), each a load run built by `spec`.
+/// Takes `rounds` turns of `variants` (A B C A B C …), each a load run built by `spec` for the
+/// variant's address.
 pub fn alternate(
     rig: &Rig,
-    variants: &[Variant],
+    variants: &[(Variant, SocketAddr)],
     rounds: usize,
     spec: impl Fn(SocketAddr) -> Spec,
 ) -> Alternation {
     let mut runs = vec![Vec::with_capacity(rounds); variants.len()];
     for _ in 0..rounds {
-        for (i, variant) in variants.iter().enumerate() {
-            runs[i].push(measured(rig, spec(variant.addr)));
+        for (i, (_, addr)) in variants.iter().enumerate() {
+            runs[i].push(measured(rig, spec(*addr)));
         }
     }
     Alternation {
-        variants: variants.to_vec(),
+        variants: variants.iter().map(|(variant, _)| *variant).collect(),
         runs,
     }
 }
@@ -166,17 +197,12 @@ pub fn run(rig: &Rig, plan: &Plan) -> Throughput {
     let atomic = rig.serve(apps::atomic_bool(flag));
     let static_503 = rig.serve(apps::static_503());
 
-    let variant = |key, label, addr| Variant { key, label, addr };
-    let v_bare = variant("bare", "1 bare axum", bare.addr());
-    let v_gated = variant("gated", "2 three layers around the router", gated.addr());
-    let v_per_route = variant(
-        "per_route",
-        "2b three layers, RequireRedis as a route layer",
-        per_route.addr(),
-    );
-    let v_naive = variant("naive", "3 PING per request", naive.addr());
-    let v_atomic = variant("atomic", "4 AtomicBool from_fn", atomic.addr());
-    let v_static = variant("static503", "static 503 handler", static_503.addr());
+    let v_bare = (Variant::Bare, bare.addr());
+    let v_gated = (Variant::Gated, gated.addr());
+    let v_per_route = (Variant::PerRoute, per_route.addr());
+    let v_naive = (Variant::Naive, naive.addr());
+    let v_atomic = (Variant::Atomic, atomic.addr());
+    let v_static = (Variant::Static503, static_503.addr());
 
     let spec = |warmup: Duration, measure: Duration, timeout: Duration| {
         move |addr| Spec {
@@ -221,24 +247,14 @@ pub fn run(rig: &Rig, plan: &Plan) -> Throughput {
         Duration::ZERO,
         plan.warmup,
         Duration::from_secs(5),
-    )(v_naive.addr)));
+    )(v_naive.1)));
     redis.freeze();
-    let mut frozen = Alternation {
-        variants: vec![v_naive, v_gated],
-        runs: vec![Vec::new(), Vec::new()],
-    };
-    for _ in 0..plan.frozen_rounds {
-        let naive_run = measured(
-            rig,
-            spec(Duration::ZERO, plan.frozen_measure, plan.frozen_timeout)(v_naive.addr),
-        );
-        frozen.runs[0].push(naive_run);
-        let gated_run = measured(
-            rig,
-            spec(Duration::ZERO, plan.frozen_measure, plan.frozen_timeout)(v_gated.addr),
-        );
-        frozen.runs[1].push(gated_run);
-    }
+    let frozen = alternate(
+        rig,
+        &[v_naive, v_gated],
+        plan.frozen_rounds,
+        spec(Duration::ZERO, plan.frozen_measure, plan.frozen_timeout),
+    );
     redis.thaw();
     drop(monitor);
     Throughput { up, down, frozen }

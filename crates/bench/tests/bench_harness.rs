@@ -3,6 +3,7 @@
 use std::process::Command;
 
 use redis_gate_bench::stacks::Stack;
+use strum::IntoEnumIterator;
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_redis-gate-bench");
 
@@ -25,7 +26,7 @@ const REQUIRED_METRICS: [&str; 13] = [
 
 #[test]
 fn every_in_process_stack_answers_200_in_the_callgrind_child_mode() {
-    for stack in Stack::EVERY {
+    for stack in Stack::iter() {
         let status = Command::new(HARNESS)
             .args(["instr-child", stack.name(), "2", "5"])
             .status()

@@ -99,6 +99,8 @@ pub(crate) struct RedisCheck {
     diagnosis: Duration,
     /// The last check found the sentinels naming another master than the one connected to.
     moved: bool,
+    /// Checks in a row that timed out on the kept connection.
+    timeouts_in_row: u32,
 }
 
 impl RedisCheck {
@@ -128,6 +130,7 @@ impl RedisCheck {
             closed: None,
             diagnosis: DIAGNOSIS.min(config.timeouts.connect),
             moved: false,
+            timeouts_in_row: 0,
         }
     }
 
@@ -157,7 +160,18 @@ impl RedisCheck {
             }
             outcome => outcome,
         };
-        if let Err(err) = &outcome
+        let Err(err) = &outcome else {
+            self.timeouts_in_row = 0;
+            return outcome;
+        };
+        // One slow answer is not an outage yet (the monitor checks again at once, up to `fall`
+        // times): the next check reuses the connection rather than opening one, which a
+        // frozen Redis would hold for the whole connect timeout.
+        let slow = err.kind() == CheckErrorKind::Timeout && self.conn.is_some() && {
+            self.timeouts_in_row += 1;
+            self.timeouts_in_row < self.config.monitor.fall.max(1)
+        };
+        if !slow
             && matches!(
                 err.kind(),
                 CheckErrorKind::Connection | CheckErrorKind::Timeout | CheckErrorKind::Auth
@@ -172,6 +186,7 @@ impl RedisCheck {
     pub(crate) fn disconnect(&mut self) {
         self.conn = None;
         self.closed = None;
+        self.timeouts_in_row = 0;
     }
 
     async fn check_once(&mut self) -> Result<Duration, CheckError> {

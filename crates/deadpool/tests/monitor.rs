@@ -181,6 +181,29 @@ async fn frozen_redis_is_unavailable_after_the_timeouts_and_recovers_when_thawed
 }
 
 #[tokio::test]
+async fn a_freeze_is_seen_after_fall_timeouts_on_the_kept_connection_not_a_connect_timeout() {
+    // A frozen Redis still accepts TCP connections and then never answers `HELLO`: a check that
+    // dropped its connection after the first slow `PING` would wait out the connect timeout
+    // before the second. With one far beyond the deadline, only the kept connection can pass.
+    let mut server = RedisServer::start();
+    let mut config = fast(&server.url());
+    config.timeouts.connect = DEADLINE * 3;
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+
+    server.freeze();
+    let redis = monitor.availability();
+    assert!(
+        eventually(DEADLINE, || !redis.is_available()).await,
+        "two 250 ms timeouts, not a {:?} connect timeout",
+        DEADLINE * 3
+    );
+    let error = redis.snapshot().last_error().unwrap().to_owned();
+    assert!(error.contains("timed out"), "{error}");
+    server.thaw();
+}
+
+#[tokio::test]
 async fn wrong_password_is_failed_with_a_sanitized_reason_and_never_logged() {
     let (logs, _guard) = LogCapture::install();
     let server = RedisServer::builder().password("right-Pa55word").start();
