@@ -15,14 +15,62 @@
            true; [`RedisConfig`] reads where Redis is from the environment, with clear errors."
 )]
 //!
-//! Features: `tower` (the layers), `deadpool` (the monitor), `metrics` (metrics through the
-//! `metrics` facade, free until a recorder is installed) and `axum` (the layers answer with
-//! axum's `Body`), all on by default; `tonic` (the layers answer with tonic's `Body`, for
-//! `Server::layer`) and `tonic-health` (gRPC health checks that follow the handle).
+#![cfg_attr(
+    all(feature = "tower", feature = "axum"),
+    doc = r#"
+The layers around an axum router, with a reporter standing in for the monitor (in a service,
+`RedisMonitor::start(config).await?` owns the reporter and keeps it true):
+
+```
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::post;
+use redis_gate::{AvailabilityReporter, ReadinessProbeLayer, RequireRedisLayer, Status};
+use tower::{ServiceBuilder, ServiceExt};
+
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() {
+let reporter = AvailabilityReporter::new("redis");
+let redis = reporter.availability();
+
+let app = ServiceBuilder::new()
+    .layer(ReadinessProbeLayer::new().require(redis.clone()))
+    .layer(RequireRedisLayer::new(redis))
+    .service(Router::new().route("/tickets", post(|| async { "ticket" })));
+let ticket = || Request::post("/tickets").body(Body::empty()).unwrap();
+let ready = || Request::get("/ready").body(Body::empty()).unwrap();
+
+// Not connected yet: the gate answers 503 without calling the handler, readiness says so too.
+let rejected = app.clone().oneshot(ticket()).await.unwrap();
+assert_eq!(rejected.status(), StatusCode::SERVICE_UNAVAILABLE);
+assert!(rejected.headers().contains_key("retry-after"));
+assert_eq!(app.clone().oneshot(ready()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+
+reporter.set_status(Status::Connected);
+assert_eq!(app.clone().oneshot(ticket()).await.unwrap().status(), StatusCode::OK);
+assert_eq!(app.oneshot(ready()).await.unwrap().status(), StatusCode::OK);
+# }
+```
+"#
+)]
 //!
-//! See the README for a quickstart with axum.
+//! | feature | default | gives |
+//! |---|---|---|
+//! | `tower` | yes | the layers: `RequireRedisLayer`, `CheckRedisLayer`, `ReadinessProbeLayer` |
+//! | `deadpool` | yes | `RedisMonitor` on a deadpool-redis pool, and `RedisConfig` from the environment |
+//! | `metrics` | yes | metrics through the `metrics` facade, free until a recorder is installed |
+//! | `axum` | yes | the layers answer with axum's `Body`; `UnavailableResponse` is an axum `IntoResponse` |
+//! | `tonic` | no | the layers answer with tonic's `Body`, for `tonic::transport::Server::layer` |
+//! | `tonic-health` | no | `HealthMirror`: gRPC health checks that follow the handle (includes `tonic`) |
+//!
+//! The [README](https://github.com/redis-gate/redis-gate#readme) has the dependency lines, a
+//! whole axum service with its monitor, a tonic quickstart and every `REDIS_*` variable. Events
+//! are logged through `tracing` (`redis_connection_lost`, `redis_reconnected`, ...): install a
+//! subscriber to see them.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(inline)]
 pub use redis_gate_core::{
@@ -52,6 +100,6 @@ pub use redis_gate_deadpool::{
     deadpool_redis, ping,
 };
 
-#[cfg(all(doctest, feature = "tower", feature = "deadpool"))]
+#[cfg(all(doctest, feature = "deadpool", feature = "tonic-health"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

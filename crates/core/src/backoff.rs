@@ -10,8 +10,9 @@ use rand::Rng;
 /// in `[d/2, d]`). A common production setting is 1 s → 15 s.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; }
 /// use std::time::Duration;
-/// use redis_gate_core::Backoff;
+/// use redis_gate::Backoff;
 ///
 /// let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(15)).jitter(0.0);
 /// let delays: Vec<u64> = (0..6).map(|n| backoff.delay(n, &mut rand::rng()).as_secs()).collect();

@@ -4,7 +4,8 @@ use std::fmt;
 /// for operators. `Display` gives the reason, which is [redacted](crate::redact) when made.
 ///
 /// ```
-/// use redis_gate_core::{CheckError, CheckErrorKind};
+/// # mod redis_gate { pub use redis_gate_core::*; }
+/// use redis_gate::{CheckError, CheckErrorKind};
 ///
 /// let err = CheckError::new(CheckErrorKind::Connection, "connection refused");
 /// assert_eq!(err.to_string(), "connection refused");

@@ -28,8 +28,12 @@
 //!
 //! This crate knows nothing about Redis or HTTP; the layers live in `redis-gate-tower` and the
 //! Redis monitor in `redis-gate-deadpool`.
+//!
+//! Most services depend on the `redis-gate` crate instead, which re-exports every item here at
+//! its root; the examples on the items use those paths (`redis_gate::…`).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
 mod check;

@@ -376,7 +376,8 @@ impl Subscription {
     /// reporter is gone.
     ///
     /// ```
-    /// use redis_gate_core::{AvailabilityReporter, Status};
+    /// # mod redis_gate { pub use redis_gate_core::*; }
+    /// use redis_gate::{AvailabilityReporter, Status};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

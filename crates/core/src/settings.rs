@@ -21,8 +21,9 @@ pub enum StartupPolicy {
 /// what you need.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; }
 /// use std::time::Duration;
-/// use redis_gate_core::{MonitorSettings, StartupPolicy};
+/// use redis_gate::{MonitorSettings, StartupPolicy};
 ///
 /// let mut settings = MonitorSettings::default();
 /// settings.check_interval = Duration::from_millis(500);

@@ -59,7 +59,8 @@ pub(crate) const BEEN_AVAILABLE_BIT: u8 = 0b1_0000;
 /// `CheckRedis` puts into request extensions.
 ///
 /// ```
-/// use redis_gate_core::{AvailabilityReporter, Status};
+/// # mod redis_gate { pub use redis_gate_core::*; }
+/// use redis_gate::{AvailabilityReporter, Status};
 ///
 /// let reporter = AvailabilityReporter::default();
 /// reporter.set_status(Status::Connected);
@@ -82,7 +83,8 @@ impl Reading {
     /// The reading of `status`, with or without an operator override.
     ///
     /// ```
-    /// use redis_gate_core::{Reading, Status};
+    /// # mod redis_gate { pub use redis_gate_core::*; }
+    /// use redis_gate::{Reading, Status};
     ///
     /// assert!(Reading::new(Status::Connected, false).is_available());
     /// assert_eq!(Reading::new(Status::Connected, true).as_str(), "maintenance");

@@ -11,8 +11,12 @@
 //! - [`ping`] is one check, for command-line tools and container health checks.
 //!
 //! This crate knows Redis but not HTTP.
+//!
+//! Most services depend on the `redis-gate` crate instead, which re-exports every item here at
+//! its root; the examples on the items use those paths (`redis_gate::…`).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;
 mod config;

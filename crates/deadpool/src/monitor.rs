@@ -143,7 +143,8 @@ impl std::fmt::Debug for GatedPool {
 /// `Failed` with `monitor stalled` until its checks complete again.
 ///
 /// ```no_run
-/// use redis_gate_deadpool::{RedisConfig, RedisMonitor};
+/// # mod redis_gate { pub use redis_gate_deadpool::*; }
+/// use redis_gate::{RedisConfig, RedisMonitor};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let monitor = RedisMonitor::start(RedisConfig::from_env()?).await?;

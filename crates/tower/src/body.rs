@@ -20,13 +20,13 @@ use pin_project_lite::pin_project;
 /// inner service's responses into a [`GateBody`]:
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
 /// use std::convert::Infallible;
 ///
 /// use bytes::Bytes;
 /// use http::{Request, Response};
 /// use http_body_util::Empty;
-/// use redis_gate_core::AvailabilityReporter;
-/// use redis_gate_tower::{GateBody, RequireRedisLayer};
+/// use redis_gate::{AvailabilityReporter, GateBody, RequireRedisLayer};
 /// use tower::{ServiceBuilder, service_fn};
 ///
 /// let reporter = AvailabilityReporter::default();

@@ -15,11 +15,11 @@ use tower_service::Service;
 /// slower origin instead of failing.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
 /// use std::convert::Infallible;
 ///
 /// use http::{Request, Response};
-/// use redis_gate_core::{AvailabilityReporter, Reading};
-/// use redis_gate_tower::CheckRedisLayer;
+/// use redis_gate::{AvailabilityReporter, CheckRedisLayer, Reading};
 /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 ///
 /// # #[tokio::main(flavor = "current_thread")]

@@ -19,8 +19,12 @@
 //! Layer order matters: put [`ReadinessProbeLayer`] outside [`RequireRedisLayer`] (first in a
 //! `ServiceBuilder`, last in axum's `.layer` chain) so probes are answered before the gate can
 //! reject them.
+//!
+//! Most services depend on the `redis-gate` crate instead, which re-exports every item here at
+//! its root; the examples on the items use those paths (`redis_gate::…`).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod check;

@@ -79,13 +79,13 @@ pub(crate) fn is_default_path(path: &str) -> bool {
 /// even when it is layered outside the probe.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
 /// use std::convert::Infallible;
 ///
 /// use bytes::Bytes;
 /// use http::{Request, Response, StatusCode};
 /// use http_body_util::{BodyExt, Empty, Full};
-/// use redis_gate_core::{AvailabilityReporter, Status};
-/// use redis_gate_tower::{ReadinessProbeLayer, RequireRedisLayer};
+/// use redis_gate::{AvailabilityReporter, ReadinessProbeLayer, RequireRedisLayer, Status};
 /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 ///
 /// # #[tokio::main(flavor = "current_thread")]

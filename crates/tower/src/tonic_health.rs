@@ -15,9 +15,8 @@ use crate::Drain;
 /// server stops.
 ///
 /// ```no_run
-/// use redis_gate_core::AvailabilityReporter;
-/// use redis_gate_tower::ReadinessProbeLayer;
-/// use redis_gate_tower::HealthMirror;
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+/// use redis_gate::{AvailabilityReporter, HealthMirror, ReadinessProbeLayer};
 ///
 /// # async fn run() {
 /// let reporter = AvailabilityReporter::default();

@@ -19,9 +19,10 @@ use crate::{Availability, AvailabilityReporter, CheckError, MonitorSettings, Sta
 /// One health check of a dependency, for a [`Monitor`] to run over and over.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; }
 /// use std::time::{Duration, Instant};
 ///
-/// use redis_gate_core::{Check, CheckError, CheckErrorKind};
+/// use redis_gate::{Check, CheckError, CheckErrorKind};
 ///
 /// /// Available while something accepts TCP connections at `addr`.
 /// struct Tcp {
@@ -85,16 +86,17 @@ pub struct Unavailable {
 /// `monitor stopped`, and a stalled check makes it say `monitor stalled`.
 ///
 /// ```no_run
+/// # mod redis_gate { pub use redis_gate_core::*; }
 /// # use std::time::Duration;
-/// # use redis_gate_core::{Check, CheckError};
+/// # use redis_gate::{Check, CheckError};
 /// # struct Tcp;
 /// # impl Check for Tcp {
 /// #     async fn check(&mut self) -> Result<Duration, CheckError> { Ok(Duration::ZERO) }
 /// #     fn timeout(&self) -> Duration { Duration::from_secs(1) }
 /// # }
-/// use redis_gate_core::{Monitor, MonitorSettings};
+/// use redis_gate::{Monitor, MonitorSettings};
 ///
-/// # async fn run() -> Result<(), redis_gate_core::Unavailable> {
+/// # async fn run() -> Result<(), redis_gate::Unavailable> {
 /// let upstream = Monitor::start("upstream", "upstream", Tcp, MonitorSettings::default()).await?;
 /// let availability = upstream.availability(); // for the layers, like Redis's
 /// # Ok(()) }

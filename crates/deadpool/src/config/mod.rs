@@ -29,16 +29,16 @@ pub use self::topology::{DataNodes, Node, Topology};
 /// and `Debug` never show a password: `rediss://app:***@cache:6380/0`.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_deadpool::*; }
 /// use std::time::Duration;
-/// use redis_gate_core::StartupPolicy;
-/// use redis_gate_deadpool::RedisConfig;
+/// use redis_gate::{RedisConfig, StartupPolicy};
 ///
 /// let mut cfg = RedisConfig::from_url("rediss://app:hunter2@cache.internal:6380/2")?;
 /// cfg.monitor.startup = StartupPolicy::FailClosed;
 /// cfg.timeouts.connect = Duration::from_secs(1);
 /// assert_eq!(cfg.to_string(), "rediss://app:***@cache.internal:6380/2");
 /// assert!(cfg.is_tls());
-/// # Ok::<(), redis_gate_deadpool::ConfigError>(())
+/// # Ok::<(), redis_gate::ConfigError>(())
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
@@ -233,7 +233,8 @@ impl RedisConfig {
     /// builder sets how to log in to the master itself.
     ///
     /// ```
-    /// use redis_gate_deadpool::RedisConfig;
+    /// # mod redis_gate { pub use redis_gate_deadpool::*; }
+    /// use redis_gate::RedisConfig;
     ///
     /// let cfg = RedisConfig::sentinel(&["s1:26379", "s2:26379"], "mymaster")
     ///     .username("app")
@@ -241,7 +242,7 @@ impl RedisConfig {
     ///     .db(1)
     ///     .build()?;
     /// assert_eq!(cfg.to_string(), "redis+sentinel://app:***@s1:26379,s2:26379/mymaster/1");
-    /// # Ok::<(), redis_gate_deadpool::ConfigError>(())
+    /// # Ok::<(), redis_gate::ConfigError>(())
     /// ```
     pub fn sentinel<S: AsRef<str>>(sentinels: &[S], master: &str) -> SentinelBuilder {
         SentinelBuilder {

@@ -42,13 +42,13 @@ pub const DEFAULT_ERROR_CODE: &str = "REDIS_UNAVAILABLE";
 /// [`gate_probe_paths`](Self::gate_probe_paths) turns that off.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
 /// use std::convert::Infallible;
 ///
 /// use bytes::Bytes;
 /// use http::{Request, Response, StatusCode};
 /// use http_body_util::{BodyExt, Empty, Full};
-/// use redis_gate_core::{AvailabilityReporter, Status};
-/// use redis_gate_tower::RequireRedisLayer;
+/// use redis_gate::{AvailabilityReporter, RequireRedisLayer, Status};
 /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -119,11 +119,11 @@ impl Rejection {
 /// `disconnected`. With the `axum` feature it is an `IntoResponse`.
 ///
 /// ```
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
 /// use bytes::Bytes;
 /// use http::StatusCode;
 /// use http_body_util::Full;
-/// use redis_gate_core::{AvailabilityReporter, Status};
-/// use redis_gate_tower::RequireRedisLayer;
+/// use redis_gate::{AvailabilityReporter, RequireRedisLayer, Status};
 ///
 /// let reporter = AvailabilityReporter::default();
 /// reporter.set_status(Status::Connected);
@@ -320,10 +320,10 @@ impl RequireRedisLayer {
     /// `Retry-After` and `Cache-Control: no-store` when the responder leaves them out.
     ///
     /// ```
+    /// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
     /// use bytes::Bytes;
     /// use http::{Response, StatusCode};
-    /// use redis_gate_core::AvailabilityReporter;
-    /// use redis_gate_tower::RequireRedisLayer;
+    /// use redis_gate::{AvailabilityReporter, RequireRedisLayer};
     ///
     /// let reporter = AvailabilityReporter::default();
     /// let layer = RequireRedisLayer::new(reporter.availability()).respond_with(|rejection| {
