@@ -204,13 +204,13 @@ const INSTRUCTION_METRICS: [(&str, Stack, bool); 15] = [
 ];
 
 /// The layers as plain Tower services, each next to its anchor: `(layer, anchor, slack)`, the
-/// target being the anchor's cost plus the slack.
-const ANCHORED: [(Stack, Stack, f64); 5] = [
-    (Stack::TowerRequire, Stack::AnchorValidate, 10.0),
-    (Stack::TowerRequire, Stack::AnchorValidateHandle, 0.0),
-    (Stack::TowerCheck, Stack::AnchorExtension, 10.0),
-    (Stack::TowerProbe, Stack::AnchorMapRequest, 40.0),
-    (Stack::TowerReject, Stack::AnchorReject, 0.0),
+/// target being the anchor's cost plus the slack; `None` for a comparison without a target.
+const ANCHORED: [(Stack, Stack, Option<f64>); 5] = [
+    (Stack::TowerRequire, Stack::AnchorValidate, Some(10.0)),
+    (Stack::TowerRequire, Stack::AnchorValidateHandle, None),
+    (Stack::TowerCheck, Stack::AnchorExtension, Some(10.0)),
+    (Stack::TowerProbe, Stack::AnchorMapRequest, Some(40.0)),
+    (Stack::TowerReject, Stack::AnchorReject, Some(0.0)),
 ];
 
 fn ms(duration: Duration) -> f64 {
@@ -685,13 +685,19 @@ pub fn anchors(counts: &Counts) -> String {
         ) else {
             continue;
         };
-        let target = anchor_over + slack;
+        let (target, met) = match slack {
+            Some(slack) => {
+                let target = anchor_over + slack;
+                let met = if over <= target { "yes" } else { "no" };
+                (format!("≤ {target:+.1}"), met)
+            }
+            None => ("—".to_owned(), "—"),
+        };
         let _ = writeln!(
             out,
-            "| {} | {over:+.1} | {} | {anchor_over:+.1} | ≤ {target:+.1} | {} |",
+            "| {} | {over:+.1} | {} | {anchor_over:+.1} | {target} | {met} |",
             stack.name(),
             anchor.name(),
-            if over <= target { "yes" } else { "no" },
         );
     }
     out

@@ -164,9 +164,13 @@ impl RedisCheck {
             self.timeouts_in_row = 0;
             return outcome;
         };
-        // One slow answer is not an outage yet (the monitor checks again at once, up to `fall`
-        // times): the next check reuses the connection rather than opening one, which a
-        // frozen Redis would hold for the whole connect timeout.
+        // One slow answer is not an outage yet (up to `fall` in a row): the next check reuses
+        // the connection rather than opening one, which a frozen Redis would hold for the whole
+        // connect timeout. A late reply cannot be taken for the next one: the multiplexed
+        // connection matches replies to requests in order and drops those nobody waits for.
+        if err.kind() != CheckErrorKind::Timeout {
+            self.timeouts_in_row = 0;
+        }
         let slow = err.kind() == CheckErrorKind::Timeout && self.conn.is_some() && {
             self.timeouts_in_row += 1;
             self.timeouts_in_row < self.config.monitor.fall.max(1)
