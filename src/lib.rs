@@ -64,10 +64,18 @@ assert_eq!(app.oneshot(ready()).await.unwrap().status(), StatusCode::OK);
 //! | `tonic` | no | the layers answer with tonic's `Body`, for `tonic::transport::Server::layer` |
 //! | `tonic-health` | no | `HealthMirror`: gRPC health checks that follow the handle (includes `tonic`) |
 //!
-//! The [README](https://github.com/redis-gate/redis-gate#readme) has the dependency lines, a
-//! whole axum service with its monitor, a tonic quickstart and every `REDIS_*` variable. Events
-//! are logged through `tracing` (`redis_connection_lost`, `redis_reconnected`, ...): install a
-//! subscriber to see them.
+//! To depend on it (a git dependency until it is on crates.io; Rust 1.88 or newer):
+//!
+//! ```toml
+//! [dependencies]
+//! redis-gate = { git = "https://github.com/redis-gate/redis-gate" }
+//! ```
+//!
+//! The [README](https://github.com/redis-gate/redis-gate#readme) has the other dependency lines
+//! of an axum service, the whole service with its monitor, a tonic quickstart and every
+//! `REDIS_*` variable. Events are logged through `tracing` (`redis_connection_lost`,
+//! `redis_reconnected`, ...): install a subscriber to see them. `cargo doc --all-features` shows
+//! the items of every feature, as docs.rs does.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -97,8 +105,13 @@ pub use redis_gate_tower::{HealthMirror, mirror_health};
 pub use redis_gate_deadpool::{
     BuildError, ConfigError, ConnectionError, DataNodes, GatedPool, Node, PooledConnection,
     RedisConfig, RedisMonitor, RedisPool, SentinelBuilder, Source, StartError, Timeouts, Topology,
-    deadpool_redis, ping,
+    ping,
 };
+
+/// The deadpool-redis (and, as `deadpool_redis::redis`, the redis-rs) that the monitor uses.
+#[cfg(feature = "deadpool")]
+#[doc(no_inline)]
+pub use redis_gate_deadpool::deadpool_redis;
 
 #[cfg(all(doctest, feature = "deadpool", feature = "tonic-health"))]
 #[doc = include_str!("../README.md")]

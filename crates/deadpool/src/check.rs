@@ -27,7 +27,12 @@ impl Check for RedisCheck {
         // A master verified by this check is the one the pool uses from now on.
         if let Some(change) = self.target.settle() {
             self.pool.drop_idle();
-            info!(old = %change.old, new = %change.new, "redis_master_changed");
+            info!(
+                dependency = &*self.config.name,
+                old = %change.old,
+                new = %change.new,
+                "redis_master_changed"
+            );
         }
         if self.pool_failures.any() {
             ping(&self.config, self.config.timeouts.connect)

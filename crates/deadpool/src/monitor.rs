@@ -169,7 +169,7 @@ impl RedisMonitor {
     /// Must be called within a Tokio runtime.
     pub async fn start(config: RedisConfig) -> Result<RedisMonitor, StartError> {
         info!(
-            dependency = %config.name,
+            dependency = &*config.name,
             topology = config.topology().as_str(),
             tls = config.is_tls(),
             source = config.source().as_str(),

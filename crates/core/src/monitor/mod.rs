@@ -205,7 +205,10 @@ impl Monitor {
     pub fn mark_unavailable(&self, reason: &str) {
         if self.reporter.mark_unavailable(reason) {
             let events = self.events;
-            warn!(dependency = %self.availability.name(), reason, "{events}_override_set");
+            warn!(
+                dependency = &*self.availability.name(),
+                reason, "{events}_override_set"
+            );
         }
     }
 
@@ -213,7 +216,10 @@ impl Monitor {
     pub fn clear_override(&self) {
         if self.reporter.clear_override() {
             let events = self.events;
-            info!(dependency = %self.availability.name(), "{events}_override_cleared");
+            info!(
+                dependency = &*self.availability.name(),
+                "{events}_override_cleared"
+            );
         }
     }
 
@@ -234,7 +240,7 @@ impl Drop for Monitor {
         if self.reporter.stop() {
             let events = self.events;
             error!(
-                dependency = %self.availability.name(),
+                dependency = &*self.availability.name(),
                 cause = "dropped",
                 hint = "keep the monitor alive for as long as its handle is used",
                 "{events}_monitor_stopped"
@@ -277,7 +283,7 @@ async fn watch_loop<C: Check>(mut this: Loop<C>) {
         events,
     };
     info!(
-        dependency = %name,
+        dependency = &*name,
         startup_timeout_ms = this.settings.startup_timeout.as_millis() as u64,
         "{events}_connect_start"
     );
@@ -304,7 +310,11 @@ async fn watch_loop<C: Check>(mut this: Loop<C>) {
         );
         let reported = this.reporter.report(&step.report, took);
         if reported.stall_ended {
-            info!(dependency = %name, check_ms = took.as_millis() as u64, "{events}_monitor_resumed");
+            info!(
+                dependency = &*name,
+                check_ms = took.as_millis() as u64,
+                "{events}_monitor_resumed"
+            );
         }
         for event in &step.events {
             log(events, &name, event);
@@ -316,7 +326,7 @@ async fn watch_loop<C: Check>(mut this: Loop<C>) {
             .send_replace(Instant::now() + step.next_check_in + this.stall_after);
         tokio::select! {
             () = tokio::time::sleep(step.next_check_in) => {}
-            () = this.check.wake() => debug!(dependency = %name, "{events}_check_woken"),
+            () = this.check.wake() => debug!(dependency = &*name, "{events}_check_woken"),
             _ = this.stopped.wait_for(|stop| *stop) => break,
         }
     }
@@ -396,11 +406,23 @@ impl Drop for StopOnExit {
         let name = self.reporter.snapshot().name;
         let events = self.events;
         if *self.stopped.borrow() {
-            info!(dependency = %name, cause = "shutdown", "{events}_monitor_stopped");
+            info!(
+                dependency = &*name,
+                cause = "shutdown",
+                "{events}_monitor_stopped"
+            );
         } else if std::thread::panicking() {
-            error!(dependency = %name, cause = "panicked", "{events}_monitor_stopped");
+            error!(
+                dependency = &*name,
+                cause = "panicked",
+                "{events}_monitor_stopped"
+            );
         } else {
-            error!(dependency = %name, cause = "aborted", "{events}_monitor_stopped");
+            error!(
+                dependency = &*name,
+                cause = "aborted",
+                "{events}_monitor_stopped"
+            );
         }
     }
 }
@@ -426,7 +448,7 @@ async fn watch_for_stalls(
                 if reporter.mark_stalled() {
                     let name = reporter.snapshot().name;
                     error!(
-                        dependency = %name,
+                        dependency = &*name,
                         stall_timeout_ms = stall_after.as_millis() as u64,
                         "{events}_monitor_stalled"
                     );
