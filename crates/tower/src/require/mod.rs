@@ -29,12 +29,13 @@ pub const DEFAULT_ERROR_CODE: &str = "REDIS_UNAVAILABLE";
 /// Layer that applies [`RequireRedis`]: requests pass while the handle is available and get a
 /// `503` with `Retry-After` at once while it is not.
 ///
-/// Defaults: `Retry-After` is the number of seconds until the monitor's next scheduled retry,
-/// rounded up and clamped to `1..=30`; the body is
+/// Defaults: `Retry-After` is the number of seconds until the monitor's next scheduled retry
+/// has had 50 ms to finish its check, rounded up and clamped to `1..=30`; the body is
 /// `{"error":"Service Temporarily Unavailable","errorCode":"REDIS_UNAVAILABLE","status":"<status>","retryAfter":<n>}`
 /// where `<status>` is `connecting`, `disconnected`, `failed`, or `maintenance` while an operator
 /// override is in force. The body never carries the handle's last error. gRPC requests get
-/// `grpc-status: 14` with `grpc-retry-pushback-ms`, the same wait in milliseconds.
+/// `grpc-status: 14` with `grpc-retry-pushback-ms`, the same wait in milliseconds and never `0`
+/// (clients built on grpc-core, such as grpcio, never send the retry a pushback of `0` asks for).
 ///
 /// The probe's default paths (`/health`, `/health/live`, `/ready`, `/healthz`, `/health/ready`,
 /// `/startup`, `/health/dependencies`) always pass, so liveness never depends on Redis even with
@@ -260,7 +261,7 @@ impl RequireRedisLayer {
 
     /// Bounds the wait announced until the monitor's next retry, in seconds (default `0..=30`):
     /// `Retry-After` within the range but never below 1, `grpc-retry-pushback-ms` within it in
-    /// milliseconds. An upper bound below the lower one is raised to it.
+    /// milliseconds but never below 1 ms. An upper bound below the lower one is raised to it.
     pub fn retry_after_range(mut self, range: RangeInclusive<u64>) -> Self {
         let gate = self.gate_mut();
         gate.retry = gate.retry.until_next_retry(*range.start(), *range.end());
@@ -606,7 +607,8 @@ mod tests {
         let reporter = AvailabilityReporter::default();
         let layer = RequireRedisLayer::new(reporter.availability()).retry_after_range(1..=600);
         for seconds in [1, 64, 65, 300] {
-            let at = Instant::now() + Duration::from_secs(seconds);
+            // Announced: the wait and the check's margin, rounded up.
+            let at = Instant::now() + Duration::from_secs(seconds) - Duration::from_millis(100);
             reporter.record_failure("refused", Some(at));
             let (res, _) = send(&layer, "/").await;
             let expected = seconds.to_string();
@@ -723,7 +725,8 @@ mod tests {
         assert!(res.headers().get("retry-after").is_none());
         assert!(res.body().is_end_stream(), "trailers-only: no body frames");
 
-        // A blip of 300 ms is pushed back by 300 ms, not rounded up to a whole second.
+        // A blip of 300 ms is pushed back by 300 ms and the check's margin, not rounded up to a
+        // whole second.
         reporter.record_failure("refused", Some(Instant::now() + Duration::from_millis(300)));
         let req = Request::post("/pkg.Service/Method")
             .header("content-type", "application/grpc")
@@ -741,7 +744,7 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert!((1..=300).contains(&pushback), "{pushback}");
+        assert!((250..=350).contains(&pushback), "{pushback}");
     }
 
     #[tokio::test]

@@ -3,6 +3,17 @@
 
 use std::time::Duration;
 
+/// Added to the time until the monitor's next retry: the retry is when its check *starts*, and
+/// the handle flips only once the check has connected and heard `PING` back (a few milliseconds
+/// on a data-centre network, TLS included). A client that comes back at the announced time then
+/// finds the answer instead of spending one of its attempts on a check still in flight.
+const CHECK_MARGIN: Duration = Duration::from_millis(50);
+
+/// The smallest pushback ever announced. A pushback of `0` is valid in gRFC A6, but clients
+/// built on grpc-core (grpcio, the C++, Ruby and PHP clients) never start the retry it asks for:
+/// the call hangs until its deadline (seen with grpcio 1.85). 1 ms is retried by every A6 client.
+const MIN_PUSHBACK_MS: u64 = 1;
+
 /// The wait a rejection announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct RetryPolicy {
@@ -52,13 +63,14 @@ impl RetryPolicy {
     }
 
     /// `Retry-After`: the seconds until the next retry (`until`, `None` when none is scheduled)
-    /// rounded up, plus jitter, within the bounds; never below 1, which the header would read as
-    /// "now".
+    /// and its check, rounded up, plus jitter, within the bounds; never below 1, which the
+    /// header would read as "now".
     pub(super) fn seconds(self, until: Option<Duration>) -> u64 {
         let (first, last) = self.header_bounds();
         let base = match self.wait {
             Wait::Fixed(seconds) => seconds,
-            Wait::UntilNextRetry { .. } => until.map_or(1, |wait| {
+            Wait::UntilNextRetry { .. } => until.map_or(1, |until| {
+                let wait = until + CHECK_MARGIN;
                 wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
             }),
         };
@@ -66,16 +78,18 @@ impl RetryPolicy {
     }
 
     /// `grpc-retry-pushback-ms`: the same wait in milliseconds, so a blip of 300 ms does not make
-    /// a client wait a whole second. No floor of 1 s here: the lower bound is the range's own.
+    /// a client wait a whole second. No floor of 1 s here: the lower bound is the range's own,
+    /// and never below [`MIN_PUSHBACK_MS`].
     pub(super) fn millis(self, until: Option<Duration>) -> u64 {
         let jitter = random_up_to(self.jitter.saturating_mul(1000));
-        match self.wait {
+        let millis = match self.wait {
             Wait::Fixed(seconds) => seconds.saturating_mul(1000) + jitter,
             Wait::UntilNextRetry { min, max } => {
-                let wait = until.map_or(1000, |wait| wait.as_millis() as u64);
+                let wait = until.map_or(1000, |until| (until + CHECK_MARGIN).as_millis() as u64);
                 (wait + jitter).clamp(min.saturating_mul(1000), max.saturating_mul(1000))
             }
-        }
+        };
+        millis.max(MIN_PUSHBACK_MS)
     }
 
     /// The smallest and largest `Retry-After` this policy gives.
@@ -102,8 +116,10 @@ mod tests {
     fn seconds_round_up_and_stay_within_the_bounds_never_below_one() {
         let policy = RetryPolicy::DEFAULT;
         assert_eq!(policy.seconds(MS(300)), 1);
-        assert_eq!(policy.seconds(MS(1000)), 1);
-        assert_eq!(policy.seconds(MS(1001)), 2);
+        assert_eq!(policy.seconds(MS(950)), 1);
+        // The check that starts in a second ends after it.
+        assert_eq!(policy.seconds(MS(951)), 2);
+        assert_eq!(policy.seconds(MS(1000)), 2);
         assert_eq!(policy.seconds(Some(Duration::ZERO)), 1);
         assert_eq!(policy.seconds(None), 1);
         assert_eq!(policy.seconds(MS(600_000)), 30);
@@ -113,27 +129,36 @@ mod tests {
     }
 
     #[test]
-    fn milliseconds_follow_the_retry_without_the_one_second_floor() {
+    fn milliseconds_follow_the_retry_and_its_check_without_the_one_second_floor() {
         let policy = RetryPolicy::DEFAULT;
-        assert_eq!(policy.millis(MS(300)), 300);
-        assert_eq!(policy.millis(MS(0)), 0);
+        assert_eq!(policy.millis(MS(300)), 350);
+        // The retry is due, its check in flight: come back when it is likely done.
+        assert_eq!(policy.millis(MS(0)), 50);
         assert_eq!(policy.millis(None), 1000);
         assert_eq!(policy.millis(MS(600_000)), 30_000);
         let narrow = policy.until_next_retry(2, 10);
         assert_eq!(narrow.millis(MS(300)), 2000);
-        assert_eq!(narrow.millis(MS(4500)), 4500);
+        assert_eq!(narrow.millis(MS(4500)), 4550);
         assert_eq!(policy.fixed(3).millis(MS(300)), 3000);
+    }
+
+    #[test]
+    fn the_pushback_is_never_zero_which_grpc_core_clients_never_retry() {
+        let immediate = RetryPolicy::DEFAULT.until_next_retry(0, 0);
+        assert_eq!(immediate.millis(MS(0)), 1);
+        assert_eq!(immediate.millis(MS(5000)), 1);
+        assert_eq!(immediate.millis(None), 1);
     }
 
     #[test]
     fn jitter_spreads_waits_upwards_within_the_bounds() {
         let policy = RetryPolicy::DEFAULT.until_next_retry(1, 30).jitter(5);
-        let seconds: Vec<u64> = (0..500).map(|_| policy.seconds(MS(2000))).collect();
+        let seconds: Vec<u64> = (0..500).map(|_| policy.seconds(MS(1950))).collect();
         assert!(seconds.iter().all(|s| (2..=7).contains(s)), "{seconds:?}");
         let distinct: std::collections::HashSet<_> = seconds.iter().collect();
         assert_eq!(distinct.len(), 6, "every second of the window is used");
 
-        let millis: Vec<u64> = (0..500).map(|_| policy.millis(MS(2000))).collect();
+        let millis: Vec<u64> = (0..500).map(|_| policy.millis(MS(1950))).collect();
         assert!(millis.iter().all(|ms| (2000..=7000).contains(ms)));
         assert!(
             millis
