@@ -1,5 +1,6 @@
 //! The demo's HTTP server loop: HTTP/1.1 and HTTP/2 (cleartext) on one port, with what a
-//! production server needs beyond `axum::serve`. Copy it along with the demo's `main`.
+//! production server needs beyond `axum::serve`. Copy it into your crate: the README's "A
+//! production server loop" has the dependency lines it needs and a `main` that calls it.
 //!
 //! - **`TCP_NODELAY`** on every accepted socket, so a small response is sent at once instead of
 //!   waiting for the client's delayed ACK (the first HTTP/2 response on a new connection took
