@@ -1,5 +1,8 @@
 //! Liveness and readiness endpoints that read availability handles and never do I/O.
 
+#[cfg(feature = "axum")]
+mod router;
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -115,6 +118,72 @@ pub(crate) fn is_default_path(path: &str) -> bool {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Where it goes
+///
+/// The probe answers paths that are not routes of your application, so it must see requests
+/// that match no route:
+///
+/// | placement | probe paths | why |
+/// |---|---|---|
+/// | around the finished service: first in a `ServiceBuilder`, tonic's `Server::layer`, hyper | answered | it sees every request before anything else, and passes the others on untouched |
+/// | axum, `router.merge(probe)` (feature `axum`) | answered, wherever the `merge` is | each probe path becomes a route of the router (see the `From` impl for `axum::Router`) |
+/// | axum, `Router::layer(probe)` | answered | axum also wraps the fallback, which is where a path without a route goes |
+/// | axum, `Router::route_layer(probe)` | **`404`, every one** | a route layer only wraps routes that matched; the probe's paths are not routes, so the probe never sees them |
+///
+/// The last one compiles: axum's `layer` and `route_layer` take exactly the same
+/// `Layer<Route>`, so nothing in the type can refuse one and accept the other. Use `merge`
+/// instead, which cannot be put in a wrong place.
+///
+/// A `RequireRedis` gate that wraps the probe (layered outside it, or a `route_layer` or `layer`
+/// added after the `merge`) lets the default paths through. Paths you configure yourself are
+/// gated like any other path there: exempt them
+/// ([`RequireRedisLayer::exempt`](crate::RequireRedisLayer::exempt)), or keep the probe outside
+/// the gate (after the gate's `route_layer` in an axum chain).
+///
+#[cfg_attr(
+    feature = "axum",
+    doc = r#"
+With axum, merge the probe into the router; its paths answer wherever the `merge` sits, with or
+without layers around them:
+
+```
+# mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+use axum::Router;
+use axum::body::Body;
+use axum::routing::post;
+use http::{Request, StatusCode};
+use redis_gate::{AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer};
+use tower::ServiceExt;
+
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() {
+let reporter = AvailabilityReporter::default();
+let redis = reporter.availability();
+let app = Router::new()
+    .route("/tickets", post(|| async { "ticket" }))
+    .route_layer(RequireRedisLayer::new(redis.clone()))
+    // `/health`, `/health/live`, `/ready`, `/healthz`, `/health/ready` and `/startup` become
+    // routes of the router.
+    .merge(ReadinessProbeLayer::new().require(redis.clone()))
+    .layer(CheckRedisLayer::new(redis));
+
+let get = |path| Request::get(path).body(Body::empty()).unwrap();
+let health = app.clone().oneshot(get("/health")).await.unwrap();
+assert_eq!(health.status(), StatusCode::OK);
+let ready = app.clone().oneshot(get("/ready")).await.unwrap();
+assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+// The same probe as a route layer answers nothing: `route_layer` wraps matched routes only.
+let vanished = Router::new()
+    .route("/tickets", post(|| async { "ticket" }))
+    .route_layer(ReadinessProbeLayer::new());
+let health = vanished.oneshot(get("/health")).await.unwrap();
+assert_eq!(health.status(), StatusCode::NOT_FOUND);
+# }
+```
+"#
+)]
 #[derive(Clone)]
 pub struct ReadinessProbeLayer {
     // Shared with every service the layer builds: applying the layer is one reference count.
@@ -465,6 +534,31 @@ impl Probe {
         let listed = lists.into_iter().flatten().map(|path| &**path);
         let paths = listed.chain(self.details.as_deref());
         self.lengths = paths.fold(0, |mask, path| mask | length_bit(path));
+    }
+
+    /// Every path the probe answers, once, with the endpoint it answers there: where a path is in
+    /// two lists, the one [`endpoint`](Self::endpoint) tries first.
+    #[cfg(feature = "axum")]
+    fn routes(&self) -> Vec<(&str, Endpoint)> {
+        let lists = [
+            (&self.liveness, Endpoint::Liveness),
+            (&self.readiness, Endpoint::Readiness),
+            (&self.startup, Endpoint::Startup),
+        ];
+        let listed = lists
+            .into_iter()
+            .flat_map(|(paths, endpoint)| paths.iter().map(move |path| (&**path, endpoint)));
+        let details = self
+            .details
+            .as_deref()
+            .map(|path| (path, Endpoint::Details));
+        let mut routes: Vec<(&str, Endpoint)> = Vec::new();
+        for (path, endpoint) in listed.chain(details) {
+            if !routes.iter().any(|(seen, _)| *seen == path) {
+                routes.push((path, endpoint));
+            }
+        }
+        routes
     }
 
     #[inline]
