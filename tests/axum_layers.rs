@@ -247,6 +247,7 @@ async fn probe_paths_are_configurable_and_removable() {
 async fn details_endpoint_reports_every_check_without_secrets() {
     let reporter = AvailabilityReporter::default();
     reporter.set_status(Status::Disconnected);
+    let recorded = std::time::Instant::now();
     reporter.record_failure(
         "connect to redis://app:hunter2@cache:6379 refused",
         Some(std::time::Instant::now() + std::time::Duration::from_millis(2500)),
@@ -260,13 +261,36 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     let client = HttpClient::new();
 
     let details = client.get(&server.url("/health/dependencies")).await;
+    let since_recorded = recorded.elapsed().as_millis() as u64;
     assert_eq!(details.status, StatusCode::OK);
     assert_eq!(details.header("cache-control"), Some("no-store"));
     assert!(!details.body.contains("hunter2"), "{}", details.body);
+    // The one field that moves with the clock, then the rest byte for byte.
+    let age = r#""lastErrorAgeMs":"#;
+    let at = details.body.find(age).expect("lastErrorAgeMs") + age.len();
+    let digits = details.body[at..].find(',').unwrap();
+    let age_ms: u64 = details.body[at..at + digits].parse().unwrap();
+    assert!(age_ms <= since_recorded, "{age_ms} > {since_recorded}");
     assert_eq!(
-        details.body,
-        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+        format!("{}AGE{}", &details.body[..at], &details.body[at + digits..]),
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","lastErrorAgeMs":AGE,"nextRetryInSeconds":3,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
     );
+
+    // Connected again: the error stays, with the age of the failure it records (the handle's
+    // tests show a reconnect keeps its time).
+    reporter.set_status(Status::Connected);
+    let details = client.get(&server.url("/health/dependencies")).await;
+    let since_recorded = recorded.elapsed().as_millis() as u64;
+    let details: serde_json::Value = serde_json::from_str(&details.body).unwrap();
+    let redis = &details["checks"]["redis"];
+    assert_eq!(redis["status"], "connected");
+    assert_eq!(
+        redis["lastError"],
+        "connect to redis://app:***@cache:6379 refused"
+    );
+    let age_ms = redis["lastErrorAgeMs"].as_u64().unwrap();
+    assert!(age_ms <= since_recorded, "{details}");
+    assert!(redis["connectedForSeconds"].is_u64(), "{details}");
 }
 
 #[tokio::test]
@@ -462,7 +486,7 @@ async fn verbose_readiness_lists_each_check_as_kubernetes_does() {
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         res.body,
-        "[-]redis failed: failed\n[-]cache failed: disconnected (optional)\nreadiness check failed\n"
+        "[-]redis failed: lasting failure\n[-]cache failed: disconnected (optional)\nreadiness check failed\n"
     );
     // The same status code as the JSON answer; other queries keep getting JSON.
     for plain in [
