@@ -18,8 +18,10 @@
 #![cfg_attr(
     all(feature = "tower", feature = "axum"),
     doc = r#"
-The layers around an axum router, with a reporter standing in for the monitor (in a service,
-`RedisMonitor::start(config).await?` owns the reporter and keeps it true):
+The layers in an axum router, with a reporter standing in for the monitor (in a service,
+`RedisMonitor::start(config).await?` owns the reporter and keeps it true). The gate is a route
+layer on the routes that need Redis; the probe is merged in as routes of its own (as a
+`route_layer` it would answer nothing: see [where it goes](ReadinessProbeLayer#where-it-goes)):
 
 ```
 use axum::Router;
@@ -27,17 +29,17 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
 use redis_gate::{AvailabilityReporter, ReadinessProbeLayer, RequireRedisLayer, Status};
-use tower::{ServiceBuilder, ServiceExt};
+use tower::ServiceExt;
 
 # #[tokio::main(flavor = "current_thread")]
 # async fn main() {
 let reporter = AvailabilityReporter::new("redis");
 let redis = reporter.availability();
 
-let app = ServiceBuilder::new()
-    .layer(ReadinessProbeLayer::new().require(redis.clone()))
-    .layer(RequireRedisLayer::new(redis))
-    .service(Router::new().route("/tickets", post(|| async { "ticket" })));
+let app = Router::new()
+    .route("/tickets", post(|| async { "ticket" }))
+    .route_layer(RequireRedisLayer::new(redis.clone()))
+    .merge(ReadinessProbeLayer::new().require(redis));
 let ticket = || Request::post("/tickets").body(Body::empty()).unwrap();
 let ready = || Request::get("/ready").body(Body::empty()).unwrap();
 
@@ -60,7 +62,7 @@ assert_eq!(app.oneshot(ready()).await.unwrap().status(), StatusCode::OK);
 //! | `tower` | yes | the layers: `RequireRedisLayer`, `CheckRedisLayer`, `ReadinessProbeLayer` |
 //! | `deadpool` | yes | `RedisMonitor` on a deadpool-redis pool, and `RedisConfig` from the environment |
 //! | `metrics` | yes | metrics through the `metrics` facade, free until a recorder is installed |
-//! | `axum` | yes | the layers answer with axum's `Body`; `UnavailableResponse` is an axum `IntoResponse` |
+//! | `axum` | yes | the layers answer with axum's `Body`; `UnavailableResponse` is an axum `IntoResponse`; `Router::merge(probe)` serves the probe's paths as routes |
 //! | `tonic` | no | the layers answer with tonic's `Body`, for `tonic::transport::Server::layer` |
 //! | `tonic-health` | no | `HealthMirror`: gRPC health checks that follow the handle (includes `tonic`) |
 //!

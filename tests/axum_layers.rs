@@ -4,7 +4,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use http::{Method, StatusCode};
 use redis_gate::{
-    AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, Reading, RequireRedisLayer, Status,
+    Availability, AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, Reading,
+    RequireRedisLayer, Status,
 };
 use redis_gate_testkit::http::{HttpClient, TestServer};
 
@@ -246,6 +247,7 @@ async fn probe_paths_are_configurable_and_removable() {
 async fn details_endpoint_reports_every_check_without_secrets() {
     let reporter = AvailabilityReporter::default();
     reporter.set_status(Status::Disconnected);
+    let recorded = std::time::Instant::now();
     reporter.record_failure(
         "connect to redis://app:hunter2@cache:6379 refused",
         Some(std::time::Instant::now() + std::time::Duration::from_millis(2500)),
@@ -259,13 +261,36 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     let client = HttpClient::new();
 
     let details = client.get(&server.url("/health/dependencies")).await;
+    let since_recorded = recorded.elapsed().as_millis() as u64;
     assert_eq!(details.status, StatusCode::OK);
     assert_eq!(details.header("cache-control"), Some("no-store"));
     assert!(!details.body.contains("hunter2"), "{}", details.body);
+    // The one field that moves with the clock, then the rest byte for byte.
+    let age = r#""lastErrorAgeMs":"#;
+    let at = details.body.find(age).expect("lastErrorAgeMs") + age.len();
+    let digits = details.body[at..].find(',').unwrap();
+    let age_ms: u64 = details.body[at..at + digits].parse().unwrap();
+    assert!(age_ms <= since_recorded, "{age_ms} > {since_recorded}");
     assert_eq!(
-        details.body,
-        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","nextRetryInSeconds":3,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+        format!("{}AGE{}", &details.body[..at], &details.body[at + digits..]),
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","lastErrorAgeMs":AGE,"nextRetryInSeconds":3,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
     );
+
+    // Connected again: the error stays, with the age of the failure it records (the handle's
+    // tests show a reconnect keeps its time).
+    reporter.set_status(Status::Connected);
+    let details = client.get(&server.url("/health/dependencies")).await;
+    let since_recorded = recorded.elapsed().as_millis() as u64;
+    let details: serde_json::Value = serde_json::from_str(&details.body).unwrap();
+    let redis = &details["checks"]["redis"];
+    assert_eq!(redis["status"], "connected");
+    assert_eq!(
+        redis["lastError"],
+        "connect to redis://app:***@cache:6379 refused"
+    );
+    let age_ms = redis["lastErrorAgeMs"].as_u64().unwrap();
+    assert!(age_ms <= since_recorded, "{details}");
+    assert!(redis["connectedForSeconds"].is_u64(), "{details}");
 }
 
 #[tokio::test]
@@ -461,7 +486,7 @@ async fn verbose_readiness_lists_each_check_as_kubernetes_does() {
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         res.body,
-        "[-]redis failed: failed\n[-]cache failed: disconnected (optional)\nreadiness check failed\n"
+        "[-]redis failed: lasting failure\n[-]cache failed: disconnected (optional)\nreadiness check failed\n"
     );
     // The same status code as the JSON answer; other queries keep getting JSON.
     for plain in [
@@ -528,4 +553,276 @@ async fn liveness_never_depends_on_redis_even_with_the_gate_outermost() {
     let health = client.get(&server.url("/health")).await;
     assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(health.body, REJECTION);
+}
+
+/// The answers of a merged probe and a gated route while Redis is down, then up: the same in
+/// every placement of the `merge`.
+async fn assert_probe_routes_answer(app: Router, reporter: &AvailabilityReporter, placement: &str) {
+    reporter.set_status(Status::Disconnected);
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    for path in ["/health", "/health/live"] {
+        let res = client.get(&server.url(path)).await;
+        assert_eq!(res.status, StatusCode::OK, "{placement}: {path}");
+        assert_eq!(res.body, r#"{"status":"UP"}"#, "{placement}: {path}");
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+    }
+    for path in ["/ready", "/healthz", "/health/ready"] {
+        let res = client.get(&server.url(path)).await;
+        assert_eq!(
+            (res.status, res.body.as_str()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"NOT_READY","ready":false,"checks":{"redis":"DOWN"}}"#
+            ),
+            "{placement}: {path}"
+        );
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+    }
+    let startup = client.get(&server.url("/startup")).await;
+    assert_eq!(startup.body, r#"{"status":"STARTING"}"#, "{placement}");
+    let head = client.send(Method::HEAD, &server.url("/ready"), "").await;
+    assert_eq!(head.status, StatusCode::SERVICE_UNAVAILABLE, "{placement}");
+    assert_eq!(head.body, "");
+    let post_ready = client.send(Method::POST, &server.url("/ready"), "").await;
+    assert_eq!(
+        post_ready.status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "{placement}"
+    );
+    assert_eq!(post_ready.header("allow"), Some("GET, HEAD"));
+    assert_eq!(post_ready.header("cache-control"), Some("no-store"));
+    let ticket = client
+        .send(Method::POST, &server.url("/api/tickets"), "")
+        .await;
+    assert_eq!(
+        (ticket.status, ticket.body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, REJECTION),
+        "{placement}"
+    );
+
+    reporter.set_status(Status::Connected);
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(
+        (ready.status, ready.body.as_str()),
+        (
+            StatusCode::OK,
+            r#"{"status":"UP","ready":true,"checks":{"redis":"UP"}}"#
+        ),
+        "{placement}"
+    );
+    let ticket = client
+        .send(Method::POST, &server.url("/api/tickets"), "")
+        .await;
+    assert_eq!(ticket.body, "ticket", "{placement}");
+}
+
+fn tickets() -> axum::routing::MethodRouter {
+    post(|| async { "ticket" })
+}
+
+/// An app built around a handle.
+type BuildApp = fn(Availability) -> Router;
+
+/// The placements of `merge(probe)` that must all serve the probe's paths.
+const PLACEMENTS: [(&str, BuildApp); 5] = [
+    ("merged after the route layer", |redis| {
+        Router::new()
+            .route("/api/tickets", tickets())
+            .route_layer(RequireRedisLayer::new(redis.clone()))
+            .merge(ReadinessProbeLayer::new().require(redis))
+    }),
+    // The gate wraps the probe's routes too, and lets the default paths through.
+    ("merged before the route layer", |redis| {
+        Router::new()
+            .merge(ReadinessProbeLayer::new().require(redis.clone()))
+            .route("/api/tickets", tickets())
+            .route_layer(RequireRedisLayer::new(redis))
+    }),
+    ("with CheckRedis as a router layer", |redis| {
+        Router::new()
+            .route("/api/tickets", tickets())
+            .route_layer(RequireRedisLayer::new(redis.clone()))
+            .merge(ReadinessProbeLayer::new().require(redis.clone()))
+            .route("/profile", get(lookup))
+            .layer(CheckRedisLayer::new(redis))
+    }),
+    ("with the gate as a router layer", |redis| {
+        Router::new()
+            .merge(ReadinessProbeLayer::new().require(redis.clone()))
+            .route("/api/tickets", tickets())
+            .layer(RequireRedisLayer::new(redis))
+    }),
+    ("in a router with state", |redis| {
+        Router::new()
+            .route(
+                "/api/tickets",
+                post(|_: axum::extract::State<u8>| async { "ticket" }),
+            )
+            .route_layer(RequireRedisLayer::new(redis.clone()))
+            .merge(ReadinessProbeLayer::new().require(redis))
+            .with_state(7u8)
+    }),
+];
+
+#[tokio::test]
+async fn a_merged_probe_answers_its_paths_wherever_the_merge_sits() {
+    for (placement, build) in PLACEMENTS {
+        let reporter = AvailabilityReporter::default();
+        let app = build(reporter.availability());
+        assert_probe_routes_answer(app, &reporter, placement).await;
+    }
+
+    // Nested, the paths move (`/internal/health`): to a gate they are then paths like any other,
+    // so the gate goes on before the nest.
+    let reporter = AvailabilityReporter::default();
+    let nested = Router::new()
+        .route("/api/tickets", tickets())
+        .route_layer(RequireRedisLayer::new(reporter.availability()))
+        .nest(
+            "/internal",
+            Router::new().merge(ReadinessProbeLayer::new().require(reporter.availability())),
+        );
+    let server = TestServer::spawn(nested).await;
+    let health = HttpClient::new().get(&server.url("/internal/health")).await;
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (StatusCode::OK, r#"{"status":"UP"}"#)
+    );
+}
+
+#[tokio::test]
+async fn a_probe_as_a_route_layer_answers_404_because_route_layers_wrap_matched_routes_only() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Connected);
+    // Compiles, and serves none of the probe's paths: the wrong placement this test documents.
+    let app = Router::new()
+        .route("/api/tickets", post(|| async { "ticket" }))
+        .route_layer(ReadinessProbeLayer::new().require(reporter.availability()));
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    for path in ["/health", "/health/live", "/ready", "/healthz", "/startup"] {
+        let res = client.get(&server.url(path)).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let ticket = client
+        .send(Method::POST, &server.url("/api/tickets"), "")
+        .await;
+    assert_eq!(ticket.body, "ticket", "the route it wraps still works");
+}
+
+#[tokio::test]
+async fn merged_details_behind_a_token_answer_like_a_path_without_a_route() {
+    let reporter = AvailabilityReporter::default();
+    let app = Router::new()
+        .route("/api/tickets", post(|| async { "ticket" }))
+        .merge(
+            ReadinessProbeLayer::new()
+                .require(reporter.availability())
+                .details_path("/health/dependencies")
+                .details_token("s3cret-token"),
+        );
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+    let url = server.url("/health/dependencies");
+
+    let mut missing = client.get(&url).await;
+    let mut nowhere = client.get(&server.url("/nowhere")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // Every header but the clock's must match.
+    missing.headers.remove("date");
+    nowhere.headers.remove("date");
+    assert_eq!(
+        (missing.status, missing.body.as_str(), &missing.headers),
+        (nowhere.status, nowhere.body.as_str(), &nowhere.headers),
+        "nothing tells the endpoint apart from a path without a route"
+    );
+    let posted = client.send(Method::POST, &url, "").await;
+    assert_eq!(posted.status, StatusCode::NOT_FOUND, "not a 405 either");
+
+    let with = |auth: &str| {
+        http::Request::get(&url)
+            .header("authorization", auth)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+    let wrong = client.request(with("Bearer s3cret-toke")).await;
+    assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+    let details = client.request(with("Bearer s3cret-token")).await;
+    assert_eq!(details.status, StatusCode::OK);
+    assert_eq!(details.header("cache-control"), Some("no-store"));
+    assert!(
+        details.body.contains(r#""policy":"required""#),
+        "{}",
+        details.body
+    );
+}
+
+#[tokio::test]
+async fn a_merged_probe_drains_like_the_layer() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Connected);
+    let probe = ReadinessProbeLayer::new().require(reporter.availability());
+    let drain = probe.drain_handle();
+    let app = Router::new()
+        .route("/api", get(|| async { "working" }))
+        .merge(probe);
+    let server = TestServer::spawn(app).await;
+    let client = HttpClient::new();
+
+    drain.start();
+    let ready = client.get(&server.url("/ready")).await;
+    assert_eq!(
+        (ready.status, ready.body.as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"DRAINING","ready":false,"checks":{"redis":"UP"}}"#
+        )
+    );
+    assert_eq!(
+        client.get(&server.url("/health")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(client.get(&server.url("/api")).await.body, "working");
+}
+
+#[tokio::test]
+async fn a_gate_after_the_merge_gates_custom_probe_paths_unless_they_are_exempt() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Disconnected);
+    let redis = reporter.availability();
+    let probe = || ReadinessProbeLayer::new().liveness_paths(["/livez"]);
+    let client = HttpClient::new();
+
+    // The gate knows the default paths only: `/livez` is a path like any other to it.
+    let gated = Router::new()
+        .merge(probe())
+        .route("/api/tickets", post(|| async { "ticket" }))
+        .route_layer(RequireRedisLayer::new(redis.clone()));
+    let server = TestServer::spawn(gated).await;
+    let livez = client.get(&server.url("/livez")).await;
+    assert_eq!(
+        (livez.status, livez.body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, REJECTION)
+    );
+
+    for app in [
+        Router::new()
+            .merge(probe())
+            .route("/api/tickets", post(|| async { "ticket" }))
+            .route_layer(RequireRedisLayer::new(redis.clone()).exempt("/livez")),
+        Router::new()
+            .route("/api/tickets", post(|| async { "ticket" }))
+            .route_layer(RequireRedisLayer::new(redis.clone()))
+            .merge(probe()),
+    ] {
+        let server = TestServer::spawn(app).await;
+        let livez = client.get(&server.url("/livez")).await;
+        assert_eq!(
+            (livez.status, livez.body.as_str()),
+            (StatusCode::OK, r#"{"status":"UP"}"#)
+        );
+    }
 }

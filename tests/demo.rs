@@ -360,8 +360,47 @@ async fn readiness_redis_startup_keeps_a_running_demo_ready_through_an_outage() 
     let verbose = demo.get("/ready?verbose").await;
     assert_eq!(
         verbose.body,
-        "[-]redis failed: disconnected (optional)\nreadiness check passed: degraded\n"
+        "[-]redis failed: disconnected (required_at_startup)\nreadiness check passed: degraded\n"
     );
+}
+
+#[tokio::test]
+async fn once_startup_gives_up_verbose_readiness_says_redis_was_never_available() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let demo = Demo::start(&[
+        ("REDIS_URL", &url),
+        ("REDIS_STARTUP_TIMEOUT_MS", "300"),
+        ("READINESS_REDIS", "startup"),
+    ]);
+    demo.wait_listening();
+    let until = Instant::now() + DEADLINE;
+    while demo.get("/startup").await.status != StatusCode::OK && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(demo.get("/startup").await.status, StatusCode::OK);
+
+    let verbose = demo.get("/ready?verbose").await;
+    assert_eq!(verbose.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        verbose.body,
+        "[-]redis failed: never available, startup over (required_at_startup)\n\
+         readiness check failed\n"
+    );
+    let details = json(&demo.get("/health/dependencies").await);
+    let redis_details = &details["checks"]["redis"];
+    assert_eq!(redis_details["status"], "failed", "{details}");
+    assert!(redis_details["lastError"].is_string(), "{details}");
+    assert!(redis_details["lastErrorAgeMs"].is_u64(), "{details}");
+
+    // Connected at last: the error is still shown, as history of the given age.
+    let _redis = RedisServer::builder().port(port).start();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    let details = json(&demo.get("/health/dependencies").await);
+    let redis_details = &details["checks"]["redis"];
+    assert_eq!(redis_details["status"], "connected", "{details}");
+    assert!(redis_details["lastError"].is_string(), "{details}");
+    assert!(redis_details["lastErrorAgeMs"].is_u64(), "{details}");
 }
 
 #[tokio::test]

@@ -112,6 +112,7 @@ impl AvailabilityReporter {
         self.update(|snapshot| {
             snapshot.attempts = snapshot.attempts.saturating_add(1);
             snapshot.last_error = Some(error);
+            snapshot.last_error_at = Some(Instant::now());
             snapshot.next_retry_at = next_retry_at;
         });
     }
@@ -129,6 +130,7 @@ impl AvailabilityReporter {
             snapshot.connected_since = None;
             snapshot.next_retry_at = None;
             snapshot.last_error = Some(Arc::from(STALLED));
+            snapshot.last_error_at = Some(Instant::now());
         });
         newly
     }
@@ -147,6 +149,7 @@ impl AvailabilityReporter {
             snapshot.connected_since = None;
             snapshot.next_retry_at = None;
             snapshot.last_error = Some(Arc::from(STOPPED));
+            snapshot.last_error_at = Some(Instant::now());
         });
         first
     }
@@ -174,6 +177,7 @@ impl AvailabilityReporter {
             }
             if let Some(error) = error {
                 snapshot.last_error = Some(error);
+                snapshot.last_error_at = Some(Instant::now());
             }
             snapshot.attempts = report.attempts;
             snapshot.next_retry_at = report.next_retry_at;
@@ -493,6 +497,39 @@ mod tests {
 
         reporter.set_status(Status::Disconnected);
         assert_eq!(redis.snapshot().connected_since(), None);
+    }
+
+    #[test]
+    fn the_last_error_keeps_when_it_was_recorded_through_a_reconnect() {
+        let reporter = AvailabilityReporter::default();
+        assert_eq!(reporter.snapshot().last_error_at(), None);
+        let before = Instant::now();
+        reporter.record_failure("connection refused", None);
+        let at = reporter.snapshot().last_error_at().unwrap();
+        assert!(at >= before);
+
+        reporter.report(&connected_report(), Duration::ZERO);
+        let snapshot = reporter.snapshot();
+        assert_eq!(snapshot.last_error_at(), Some(at), "a success keeps it");
+        assert!(at <= snapshot.connected_since().unwrap(), "history");
+
+        let writes: [fn(&AvailabilityReporter); 3] = [
+            |reporter| {
+                let failed = Report {
+                    error: Some("reset".to_owned()),
+                    status: Status::Disconnected,
+                    ..connected_report()
+                };
+                reporter.report(&failed, Duration::ZERO);
+            },
+            |reporter| assert!(reporter.mark_stalled()),
+            |reporter| assert!(reporter.stop()),
+        ];
+        for write in writes {
+            let before = Instant::now();
+            write(&reporter);
+            assert!(reporter.snapshot().last_error_at().unwrap() >= before);
+        }
     }
 
     #[test]

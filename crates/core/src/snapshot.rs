@@ -14,6 +14,7 @@ pub struct Snapshot {
     pub(crate) changed_at: Instant,
     pub(crate) attempts: u32,
     pub(crate) last_error: Option<Arc<str>>,
+    pub(crate) last_error_at: Option<Instant>,
     pub(crate) connected_since: Option<Instant>,
     pub(crate) next_retry_at: Option<Instant>,
     pub(crate) override_reason: Option<Arc<str>>,
@@ -33,6 +34,7 @@ impl Snapshot {
             changed_at: Instant::now(),
             attempts: 0,
             last_error: None,
+            last_error_at: None,
             connected_since: None,
             next_retry_at: None,
             override_reason: None,
@@ -78,6 +80,12 @@ impl Snapshot {
     /// The last error the monitor reported, sanitized; kept after a reconnect as history.
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
+    }
+
+    /// When the [`last_error`](Self::last_error) was recorded: before
+    /// [`connected_since`](Self::connected_since) while connected, which makes it history.
+    pub fn last_error_at(&self) -> Option<Instant> {
+        self.last_error_at
     }
 
     /// When the current connection was established, while connected.

@@ -73,13 +73,13 @@ impl<E: 'static> BodyFromBytes for http_body_util::combinators::UnsyncBoxBody<By
 }
 
 #[cfg(feature = "axum")]
-impl BodyFromBytes for axum_core::body::Body {
+impl BodyFromBytes for axum::body::Body {
     fn from_bytes(bytes: Bytes) -> Self {
         // `Body::from` boxes even an empty body; `Body::empty` does not allocate.
         if bytes.is_empty() {
-            axum_core::body::Body::empty()
+            axum::body::Body::empty()
         } else {
-            axum_core::body::Body::from(bytes)
+            axum::body::Body::from(bytes)
         }
     }
 }
@@ -241,7 +241,7 @@ mod tests {
             expected
         );
         #[cfg(feature = "axum")]
-        assert_eq!(round_trip::<axum_core::body::Body>().await, expected);
+        assert_eq!(round_trip::<axum::body::Body>().await, expected);
         #[cfg(feature = "tonic")]
         assert_eq!(round_trip::<tonic::body::Body>().await, expected);
     }

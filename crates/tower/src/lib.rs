@@ -9,7 +9,11 @@
 //! All three read one atomic byte per request and never talk to Redis; none logs per request.
 //! They are generic over request bodies, keep the inner service's error type and its response
 //! body type (see [`BodyFromBytes`]), and work around an axum `Router` (cheapest), with axum's
-//! `Router::layer` and `route_layer`, tonic's `Server::layer`, and hyper.
+//! `Router::layer`, tonic's `Server::layer`, and hyper. `RequireRedisLayer` and
+//! `CheckRedisLayer` also work as axum `route_layer`s, on the routes they wrap; the probe does
+//! not (its paths are not routes, so a route layer never sees them): with the `axum` feature,
+//! `Router::merge(probe)` turns its paths into routes instead (see
+//! [where it goes](ReadinessProbeLayer#where-it-goes)).
 //!
 //! [`RequireRedisLayer`] answers gRPC requests (`content-type: application/grpc…`) the gRPC way:
 //! HTTP `200`, `grpc-status: 14` (UNAVAILABLE), trailers-only. With the `tonic-health` feature,
@@ -18,7 +22,7 @@
 //!
 //! Layer order matters: put [`ReadinessProbeLayer`] outside [`RequireRedisLayer`] (first in a
 //! `ServiceBuilder`, last in axum's `.layer` chain) so probes are answered before the gate can
-//! reject them.
+//! reject them; the gate lets the probe's default paths through either way.
 //!
 //! Most services depend on the `redis-gate` crate instead, which re-exports every item here at
 //! its root; the examples on the items use those paths (`redis_gate::…`).

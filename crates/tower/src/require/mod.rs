@@ -158,8 +158,8 @@ impl fmt::Debug for UnavailableResponse {
 }
 
 #[cfg(feature = "axum")]
-impl axum_core::response::IntoResponse for UnavailableResponse {
-    fn into_response(self) -> axum_core::response::Response {
+impl axum::response::IntoResponse for UnavailableResponse {
+    fn into_response(self) -> axum::response::Response {
         self.response()
     }
 }

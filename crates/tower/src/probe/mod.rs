@@ -1,5 +1,8 @@
 //! Liveness and readiness endpoints that read availability handles and never do I/O.
 
+#[cfg(feature = "axum")]
+mod router;
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http::header::{ALLOW, AUTHORIZATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use redis_gate_core::{Availability, Reading, Snapshot};
+use redis_gate_core::{Availability, Snapshot, Status};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
@@ -63,6 +66,21 @@ pub(crate) fn is_default_path(path: &str) -> bool {
 /// readiness check passed: degraded
 /// ```
 ///
+/// A check that is down says why in status words only, since anyone may ask (the error itself is
+/// in the details and the logs), and names its policy unless it is `required`
+/// (`(optional)`, `(required_at_startup)`):
+///
+/// | reason | the handle says |
+/// |---|---|
+/// | `connecting` | not available yet, and the startup wait is not over |
+/// | `disconnected` | it was available, lost it, and the monitor is reconnecting |
+/// | `maintenance` | an operator override holds it out of service |
+/// | `never available, startup over` | `failed` without ever having been available, once the startup decision is made: the wait ran out and the service runs without it |
+/// | `never available` | `failed` before the startup decision: a failure that waiting does not fix, such as bad credentials |
+/// | `lasting failure` | `failed` after having been available: a failure that waiting does not fix, such as a password changed under the service |
+/// | `monitor stalled` | the monitor completes no checks, so it cannot vouch for it |
+/// | `monitor stopped` | the monitor is gone for good |
+///
 /// Probe paths answer `GET` and `HEAD`; other methods get `405` with `Allow: GET, HEAD`. Paths
 /// match exactly: `/ready/`, `//ready` and `/READY` are not probe paths and go to the inner
 /// service; other query strings are ignored. Every probe response carries
@@ -115,6 +133,72 @@ pub(crate) fn is_default_path(path: &str) -> bool {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Where it goes
+///
+/// The probe answers paths that are not routes of your application, so it must see requests
+/// that match no route:
+///
+/// | placement | probe paths | why |
+/// |---|---|---|
+/// | around the finished service: first in a `ServiceBuilder`, tonic's `Server::layer`, hyper | answered | it sees every request before anything else, and passes the others on untouched |
+/// | axum, `router.merge(probe)` (feature `axum`) | answered, wherever the `merge` is | each probe path becomes a route of the router (see the `From` impl for `axum::Router`) |
+/// | axum, `Router::layer(probe)` | answered | axum also wraps the fallback, which is where a path without a route goes |
+/// | axum, `Router::route_layer(probe)` | **`404`, every one** | a route layer only wraps routes that matched; the probe's paths are not routes, so the probe never sees them |
+///
+/// The last one compiles: axum's `layer` and `route_layer` take exactly the same
+/// `Layer<Route>`, so nothing in the type can refuse one and accept the other. Use `merge`
+/// instead, which cannot be put in a wrong place.
+///
+/// A `RequireRedis` gate that wraps the probe (layered outside it, or a `route_layer` or `layer`
+/// added after the `merge`) lets the default paths through. Paths you configure yourself are
+/// gated like any other path there: exempt them
+/// ([`RequireRedisLayer::exempt`](crate::RequireRedisLayer::exempt)), or keep the probe outside
+/// the gate (after the gate's `route_layer` in an axum chain).
+///
+#[cfg_attr(
+    feature = "axum",
+    doc = r#"
+With axum, merge the probe into the router; its paths answer wherever the `merge` sits, with or
+without layers around them:
+
+```
+# mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+use axum::Router;
+use axum::body::Body;
+use axum::routing::post;
+use http::{Request, StatusCode};
+use redis_gate::{AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer};
+use tower::ServiceExt;
+
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() {
+let reporter = AvailabilityReporter::default();
+let redis = reporter.availability();
+let app = Router::new()
+    .route("/tickets", post(|| async { "ticket" }))
+    .route_layer(RequireRedisLayer::new(redis.clone()))
+    // `/health`, `/health/live`, `/ready`, `/healthz`, `/health/ready` and `/startup` become
+    // routes of the router.
+    .merge(ReadinessProbeLayer::new().require(redis.clone()))
+    .layer(CheckRedisLayer::new(redis));
+
+let get = |path| Request::get(path).body(Body::empty()).unwrap();
+let health = app.clone().oneshot(get("/health")).await.unwrap();
+assert_eq!(health.status(), StatusCode::OK);
+let ready = app.clone().oneshot(get("/ready")).await.unwrap();
+assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+// The same probe as a route layer answers nothing: `route_layer` wraps matched routes only.
+let vanished = Router::new()
+    .route("/tickets", post(|| async { "ticket" }))
+    .route_layer(ReadinessProbeLayer::new());
+let health = vanished.oneshot(get("/health")).await.unwrap();
+assert_eq!(health.status(), StatusCode::NOT_FOUND);
+# }
+```
+"#
+)]
 #[derive(Clone)]
 pub struct ReadinessProbeLayer {
     // Shared with every service the layer builds: applying the layer is one reference count.
@@ -201,11 +285,21 @@ enum Policy {
 }
 
 impl Policy {
+    /// The policy's name, in the details' `policy` and the verbose readiness labels.
     fn as_str(self) -> &'static str {
         match self {
             Policy::Required => "required",
             Policy::Optional => "optional",
             Policy::RequiredAtStartup => "required_at_startup",
+        }
+    }
+
+    /// Whether a check under this policy fails readiness while down.
+    fn is_required(self, has_been_available: bool) -> bool {
+        match self {
+            Policy::Required => true,
+            Policy::Optional => false,
+            Policy::RequiredAtStartup => !has_been_available,
         }
     }
 }
@@ -215,23 +309,87 @@ impl Policy {
 struct Seen {
     up: bool,
     required: bool,
-    reading: Reading,
 }
 
 impl Check {
     /// Reads the handle once. The "has been available" bit is read before the reading, so a
     /// dependency coming up in between is seen up, never down-but-optional.
     fn see(&self) -> Seen {
-        let required = match self.policy {
-            Policy::Required => true,
-            Policy::Optional => false,
-            Policy::RequiredAtStartup => !self.availability.has_been_available(),
-        };
-        let reading = self.availability.reading();
+        let required = self
+            .policy
+            .is_required(self.availability.has_been_available());
         Seen {
-            up: reading.is_available(),
+            up: self.availability.is_available(),
             required,
-            reading,
+        }
+    }
+
+    /// The same from a snapshot, which holds the reading and the "has been available" bit of
+    /// one write.
+    fn seen_in(&self, snapshot: &Snapshot) -> Seen {
+        Seen {
+            up: snapshot.is_available(),
+            required: self.policy.is_required(snapshot.has_been_available()),
+        }
+    }
+}
+
+/// Why verbose readiness says a check failed: a status word, or what the handle remembers of
+/// the dependency's history. Never an error text: the verbose answer goes to anyone who asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Down {
+    /// The handle's writer is gone for good.
+    Stopped,
+    /// The monitor completes no checks, so it cannot vouch for the dependency.
+    Stalled,
+    /// An operator override holds the dependency out of service.
+    Maintenance,
+    /// Not available yet, and the startup wait is not over.
+    Connecting,
+    /// Was available, lost it, and the monitor is reconnecting.
+    Disconnected,
+    /// `Failed` without ever having been available, once the startup decision is made: the
+    /// startup wait ran out and the service runs without it.
+    NeverAvailableAfterStartup,
+    /// `Failed` without ever having been available, before the startup decision: a failure
+    /// waiting does not fix (bad credentials), or a fail-closed startup that ran out of time.
+    NeverAvailable,
+    /// `Failed` after having been available: a failure waiting does not fix, such as credentials
+    /// changed under the service.
+    Lasting,
+}
+
+impl Down {
+    fn of(snapshot: &Snapshot) -> Down {
+        let reading = snapshot.reading();
+        if snapshot.is_stopped() {
+            Down::Stopped
+        } else if snapshot.is_stalled() {
+            Down::Stalled
+        } else if reading.is_overridden() {
+            Down::Maintenance
+        } else {
+            match reading.status() {
+                // Connected and down is an override, handled above.
+                Status::Connecting | Status::Connected => Down::Connecting,
+                Status::Disconnected => Down::Disconnected,
+                Status::Failed if snapshot.has_been_available() => Down::Lasting,
+                Status::Failed if snapshot.is_started() => Down::NeverAvailableAfterStartup,
+                Status::Failed => Down::NeverAvailable,
+            }
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Down::Stopped => "monitor stopped",
+            Down::Stalled => "monitor stalled",
+            Down::Maintenance => "maintenance",
+            Down::Connecting => "connecting",
+            Down::Disconnected => "disconnected",
+            Down::NeverAvailableAfterStartup => "never available, startup over",
+            Down::NeverAvailable => "never available",
+            Down::Lasting => "lasting failure",
         }
     }
 }
@@ -339,11 +497,24 @@ impl ReadinessProbeLayer {
 
     /// Turns on the details endpoint at `path` (conventionally [`DEFAULT_DETAILS_PATH`]).
     ///
-    /// It reports, per check: status word, availability, whether it is required, failed attempts,
-    /// the last error (sanitized by the handle: never a password), seconds connected, seconds
-    /// until the next retry, and how long ago the monitor's last check completed and how long it
-    /// took (`lastCheckAgeMs`, `lastCheckLatencyMs`). It always answers `200`; readiness is what decides. Expose it only
-    /// where operators, not the public, can reach it.
+    /// It always answers `200` (readiness is what decides) with the verdict and, per check:
+    ///
+    /// | field | value |
+    /// |---|---|
+    /// | `status` | `connecting`, `connected`, `disconnected`, `failed`, or `maintenance` while an operator override holds it out |
+    /// | `available` | whether requests may use it now |
+    /// | `required` | whether it fails readiness while down, now (a `required_at_startup` check stops being required once available) |
+    /// | `policy` | `required`, `optional` or `required_at_startup` |
+    /// | `attempts` | failed attempts since it was last connected |
+    /// | `lastError` | the last error the monitor recorded (sanitized by the handle: never a password), or `null`; it stays after a reconnect, as history |
+    /// | `lastErrorAgeMs` | how long ago that error was recorded; while `connected`, older than `connectedForSeconds`, which is how to tell history from news |
+    /// | `connectedForSeconds` | how long the current connection has been up, while connected |
+    /// | `nextRetryInSeconds` | time until the monitor's next attempt, rounded up, if one is scheduled |
+    /// | `override` | the operator override's reason, while one is in force |
+    /// | `started` | whether its startup decision is made (see `/startup`) |
+    /// | `lastCheckAgeMs`, `lastCheckLatencyMs` | how long ago the monitor's last check completed, and how long it took |
+    ///
+    /// Expose it only where operators, not the public, can reach it.
     pub fn details_path(mut self, path: &str) -> Self {
         let probe = Arc::make_mut(&mut self.probe);
         probe.details = Some(path.into());
@@ -467,6 +638,31 @@ impl Probe {
         self.lengths = paths.fold(0, |mask, path| mask | length_bit(path));
     }
 
+    /// Every path the probe answers, once, with the endpoint it answers there: where a path is in
+    /// two lists, the one [`endpoint`](Self::endpoint) tries first.
+    #[cfg(feature = "axum")]
+    fn routes(&self) -> Vec<(&str, Endpoint)> {
+        let lists = [
+            (&self.liveness, Endpoint::Liveness),
+            (&self.readiness, Endpoint::Readiness),
+            (&self.startup, Endpoint::Startup),
+        ];
+        let listed = lists
+            .into_iter()
+            .flat_map(|(paths, endpoint)| paths.iter().map(move |path| (&**path, endpoint)));
+        let details = self
+            .details
+            .as_deref()
+            .map(|path| (path, Endpoint::Details));
+        let mut routes: Vec<(&str, Endpoint)> = Vec::new();
+        for (path, endpoint) in listed.chain(details) {
+            if !routes.iter().any(|(seen, _)| *seen == path) {
+                routes.push((path, endpoint));
+            }
+        }
+        routes
+    }
+
     #[inline]
     fn endpoint<B>(&self, req: &Request<B>) -> Option<Endpoint> {
         let path = req.uri().path();
@@ -566,20 +762,23 @@ impl Probe {
     }
 
     /// Readiness for people, as Kubernetes' `/readyz?verbose` writes it: a line per check, then
-    /// the verdict. Status words only, never an error text.
+    /// the verdict. Status words only, never an error text: anyone may ask.
     fn readiness_text(&self) -> (StatusCode, Bytes) {
         use std::fmt::Write;
-        let seen = self.see();
+        let (snapshots, seen) = self.snapshots();
         let (status, word, _) = self.verdict(&seen);
         let mut text = String::new();
-        for (check, seen) in self.checks.iter().zip(&seen) {
+        for ((check, seen), snapshot) in self.checks.iter().zip(&seen).zip(&snapshots) {
+            let name = &check.name;
             if seen.up {
-                let _ = writeln!(text, "[+]{} ok", check.name);
-            } else {
-                let optional = if seen.required { "" } else { " (optional)" };
-                let reason = seen.reading.as_str();
-                let _ = writeln!(text, "[-]{} failed: {reason}{optional}", check.name);
+                let _ = writeln!(text, "[+]{name} ok");
+                continue;
             }
+            let reason = Down::of(snapshot).as_str();
+            let _ = match check.policy {
+                Policy::Required => writeln!(text, "[-]{name} failed: {reason}"),
+                policy => writeln!(text, "[-]{name} failed: {reason} ({})", policy.as_str()),
+            };
         }
         text.push_str(match word {
             "UP" => "readiness check passed\n",
@@ -603,13 +802,25 @@ impl Probe {
         }
     }
 
-    fn details(&self) -> Bytes {
-        let seen = self.see();
+    /// Each check's snapshot, once, and what readiness sees in it: the verdict and the details
+    /// of a check come from the same write.
+    fn snapshots(&self) -> (Vec<Snapshot>, Vec<Seen>) {
         let snapshots: Vec<Snapshot> = self
             .checks
             .iter()
             .map(|check| check.availability.snapshot())
             .collect();
+        let seen = self
+            .checks
+            .iter()
+            .zip(&snapshots)
+            .map(|(check, snapshot)| check.seen_in(snapshot))
+            .collect();
+        (snapshots, seen)
+    }
+
+    fn details(&self) -> Bytes {
+        let (snapshots, seen) = self.snapshots();
         let (_, word, ready) = self.verdict(&seen);
         let checks: serde_json::Map<String, serde_json::Value> = self
             .checks
@@ -623,6 +834,7 @@ impl Probe {
                     "policy": check.policy.as_str(),
                     "attempts": snap.attempts(),
                     "lastError": snap.last_error(),
+                    "lastErrorAgeMs": snap.last_error_at().map(|at| at.elapsed().as_millis() as u64),
                     "connectedForSeconds": snap.uptime().map(|d| d.as_secs()),
                     "nextRetryInSeconds": snap.retry_in().map(|d| d.as_secs_f64().ceil() as u64),
                     "override": snap.override_reason(),
@@ -677,8 +889,8 @@ impl fmt::Debug for Probe {
 
 #[cfg(test)]
 mod tests {
-    use http_body_util::Full;
-    use redis_gate_core::AvailabilityReporter;
+    use http_body_util::{BodyExt, Full};
+    use redis_gate_core::{AvailabilityReporter, Status};
     use tower::{ServiceExt, service_fn};
 
     use super::*;
@@ -691,6 +903,74 @@ mod tests {
         }));
         let req = Request::get(path).body(()).unwrap();
         service.oneshot(req).await.unwrap().status()
+    }
+
+    async fn verbose(layer: &ReadinessProbeLayer) -> String {
+        let service = layer.layer(service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+        }));
+        let req = Request::get("/ready?verbose").body(()).unwrap();
+        let body = service.oneshot(req).await.unwrap().into_body();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn verbose_readiness_says_why_in_status_words_and_names_the_policy() {
+        let required = AvailabilityReporter::new("required");
+        let at_startup = AvailabilityReporter::new("at_startup");
+        let optional = AvailabilityReporter::new("optional");
+        let layer = ReadinessProbeLayer::new()
+            .require(required.availability())
+            .require_at_startup(at_startup.availability())
+            .optional(optional.availability());
+        let all = |line: &str| {
+            format!(
+                "[-]required failed: {line}\n[-]at_startup failed: {line} (required_at_startup)\n\
+                 [-]optional failed: {line} (optional)\nreadiness check failed\n"
+            )
+        };
+        let reporters = [&required, &at_startup, &optional];
+        let each = |write: &dyn Fn(&AvailabilityReporter)| reporters.iter().for_each(|r| write(r));
+        assert_eq!(verbose(&layer).await, all("connecting"));
+
+        // Startup gave up without a connection: the service runs without them.
+        each(&|r| {
+            r.set_status(Status::Failed);
+        });
+        assert_eq!(verbose(&layer).await, all("never available"));
+        each(&|r| {
+            r.mark_started();
+        });
+        assert_eq!(verbose(&layer).await, all("never available, startup over"));
+
+        each(&|r| {
+            r.set_status(Status::Connected);
+            r.set_status(Status::Disconnected);
+        });
+        assert_eq!(
+            verbose(&layer).await,
+            "[-]required failed: disconnected\n\
+             [-]at_startup failed: disconnected (required_at_startup)\n\
+             [-]optional failed: disconnected (optional)\nreadiness check failed\n",
+            "the startup check is optional now, but keeps its own name"
+        );
+        each(&|r| {
+            r.set_status(Status::Failed);
+        });
+        assert_eq!(verbose(&layer).await, all("lasting failure"));
+        each(&|r| {
+            r.mark_unavailable("rotating the password hunter2");
+        });
+        assert_eq!(verbose(&layer).await, all("maintenance"));
+        each(&|r| {
+            r.mark_stalled();
+        });
+        assert_eq!(verbose(&layer).await, all("monitor stalled"));
+        each(&|r| {
+            r.stop();
+        });
+        assert_eq!(verbose(&layer).await, all("monitor stopped"));
     }
 
     #[tokio::test]
