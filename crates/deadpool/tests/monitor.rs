@@ -272,6 +272,28 @@ async fn loading_dataset_is_not_available_until_loaded() {
 }
 
 #[tokio::test]
+async fn settings_the_client_refuses_are_logged_once_with_a_reason() {
+    let (logs, _guard) = LogCapture::install();
+    // The Redis client connects to no wildcard address; our parser leaves that to it.
+    let config = fast(&format!("redis://0.0.0.0:{}", free_port()));
+    let err = RedisMonitor::start(config).await.unwrap_err();
+    assert!(matches!(err, StartError::Config(_)), "{err:?}");
+    let events = logs.events("redis_config_invalid");
+    assert_eq!(events.len(), 1, "{}", logs.text());
+    // A string field, as in every other event, named as in the demo's `redis_config_invalid`.
+    assert!(
+        events[0].contains(r#""reason":"the Redis client refused the settings"#),
+        "{}",
+        events[0]
+    );
+    assert!(
+        events[0].contains(r#""dependency":"redis""#),
+        "{}",
+        events[0]
+    );
+}
+
+#[tokio::test]
 async fn fail_closed_start_without_redis_errors_within_the_startup_timeout() {
     let (logs, _guard) = LogCapture::install();
     let url = format!("redis://127.0.0.1:{}", free_port());
