@@ -482,6 +482,18 @@ fn a_password_with_an_unencoded_slash_is_reported_as_such_and_masked() {
 }
 
 #[test]
+fn a_mistyped_scheme_is_named_not_taken_for_a_database() {
+    let run = redis_gate(&["ping"], &[("REDIS_URL", "redis//127.0.0.1:16379")]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        "redis-gate: REDIS_URL=\"redis//127.0.0.1:16379\" is not valid: the scheme looks \
+         mistyped (redis// instead of redis://, as in redis://host:6379/0); the scheme must be \
+         redis://, rediss://, unix:// or redis+unix://\n"
+    );
+}
+
+#[test]
 fn a_token_written_where_the_user_name_goes_is_masked_and_warned_about() {
     let url = format!("redis://{PASSWORD}@127.0.0.1:{}", free_port());
     let run = redis_gate(&["config"], &[("REDIS_URL", &url)]);
