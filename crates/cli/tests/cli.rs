@@ -4,6 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use redis_gate_testkit::http::TestServer;
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use redis_gate_testkit::tls::TestCertificates;
 use serde_json::{Value, json};
@@ -463,6 +464,42 @@ fn tls_and_plain_redis_spoken_to_each_other_say_which_scheme_to_use() {
             "redis-gate: cannot use redis at {url}/0: 127.0.0.1:{} speaks TLS and hung up on \
              plain Redis; use rediss:// instead of redis://\n",
             tls.port()
+        )
+    );
+}
+
+/// A runtime for the servers a test runs beside the command (an HTTP server, a fault proxy).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("a Tokio runtime")
+}
+
+#[test]
+fn a_server_that_does_not_speak_redis_is_named_with_what_it_answered() {
+    // A real HTTP server (hyper's): a real Redis cannot answer HTTP, so this is the one fake.
+    let runtime = runtime();
+    let http = runtime.block_on(TestServer::plain_http());
+    let address = http.addr();
+
+    let url = format!("redis://{address}");
+    let run = redis_gate(&["ping"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: {address} does not speak Redis: it \
+             answered PING with `HTTP/1.1` (check the host and port)\n"
+        )
+    );
+
+    let url = format!("rediss://{address}");
+    let run = redis_gate(&["ping"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: TLS handshake failed: {address} speaks \
+             neither TLS nor Redis: it answered a plain PING with `HTTP/1.1` (check the host \
+             and port)\n"
         )
     );
 }

@@ -12,6 +12,7 @@ mod common;
 use common::{BACKOFF_CAP, DEADLINE, fast_url as fast};
 use redis_gate_core::{Availability, StartupPolicy, Status};
 use redis_gate_deadpool::{ConnectionError, GatedPool, RedisConfig, RedisMonitor, StartError};
+use redis_gate_testkit::http::TestServer;
 use redis_gate_testkit::logs::LogCapture;
 use redis_gate_testkit::poll::eventually;
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
@@ -291,6 +292,29 @@ async fn settings_the_client_refuses_are_logged_once_with_a_reason() {
         "{}",
         events[0]
     );
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_redis_is_named_in_the_handle_and_the_logs() {
+    let (logs, _guard) = LogCapture::install();
+    // A real HTTP server (hyper's): a real Redis cannot answer HTTP, so this is the one fake.
+    let http = TestServer::plain_http().await;
+    let monitor = RedisMonitor::start(fast(&format!("redis://{}", http.addr())))
+        .await
+        .unwrap();
+    let redis = monitor.availability();
+    assert!(eventually(DEADLINE, || redis.snapshot().last_error().is_some()).await);
+
+    let expected = format!(
+        "{} does not speak Redis: it answered PING with `HTTP/1.1` (check the host and port)",
+        http.addr()
+    );
+    assert_eq!(redis.snapshot().last_error(), Some(expected.as_str()));
+    assert_eq!(redis.status(), Status::Failed, "waiting will not fix it");
+    let failed = logs.events("redis_connect_fail");
+    assert_eq!(failed.len(), 1, "{}", logs.text());
+    assert!(failed[0].contains(&expected), "{}", failed[0]);
+    monitor.shutdown().await;
 }
 
 #[tokio::test]
