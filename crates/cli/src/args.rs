@@ -37,7 +37,8 @@ pub enum Command {
     },
     /// Connect and send one PING; succeed on PONG.
     Ping {
-        /// Time allowed for connecting and PING together: 500ms, 2s, 1m, or seconds.
+        /// Time allowed for the whole ping: connecting (TLS handshake and login included),
+        /// PING, and finding out why a connect failed: 500ms, 2s, 1m, or seconds.
         #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
         timeout: Duration,
     },

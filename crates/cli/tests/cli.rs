@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redis_gate_testkit::http::TestServer;
+use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use redis_gate_testkit::tls::TestCertificates;
 use serde_json::{Value, json};
@@ -502,6 +503,43 @@ fn a_server_that_does_not_speak_redis_is_named_with_what_it_answered() {
              and port)\n"
         )
     );
+}
+
+#[test]
+fn ping_timeout_covers_the_whole_ping_connect_included() {
+    let server = RedisServer::start();
+    let runtime = runtime();
+    let proxy = runtime.block_on(async {
+        let proxy = FaultProxy::start(server.addr()).await;
+        proxy.set_fault(Fault::Blackhole).await;
+        proxy
+    });
+    let timeout = Duration::from_secs(2);
+
+    // Plain: the connect may take all of it.
+    let url = proxy.redis_url();
+    let started = Instant::now();
+    let run = redis_gate(&["ping", "--timeout", "2s"], &[("REDIS_URL", &url)]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!("redis-gate: redis at {url}/0 not available: connect timed out after 2000 ms\n")
+    );
+    assert!(took >= timeout, "gave up after {took:?}");
+
+    // TLS: a quarter of it (half a second here) is kept to look into the failed handshake,
+    // which takes the rest of it against a server that never answers.
+    let url = url.replacen("redis://", "rediss://", 1);
+    let started = Instant::now();
+    let run = redis_gate(&["ping", "--timeout", "2s"], &[("REDIS_URL", &url)]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!("redis-gate: redis at {url}/0 not available: connect timed out after 1500 ms\n")
+    );
+    assert!(took >= timeout, "gave up after {took:?}");
 }
 
 #[test]

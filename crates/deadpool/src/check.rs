@@ -102,6 +102,9 @@ pub(crate) struct RedisCheck {
     closed: Option<Arc<Notify>>,
     /// How long a failed connect may be looked into (see [`RedisCheck::diagnose`]).
     diagnosis: Duration,
+    /// When everything must be over, for a one-off check ([`ping`]): each step gets what is
+    /// left, up to its own timeout. `None` for the monitor's checks.
+    deadline: Option<Instant>,
     /// The last check found the sentinels naming another master than the one connected to.
     moved: bool,
     /// Checks in a row that timed out on the kept connection.
@@ -134,6 +137,7 @@ impl RedisCheck {
             conn: None,
             closed: None,
             diagnosis: DIAGNOSIS.min(config.timeouts.connect),
+            deadline: None,
             moved: false,
             timeouts_in_row: 0,
         }
@@ -201,30 +205,47 @@ impl RedisCheck {
         self.timeouts_in_row = 0;
     }
 
+    /// What is left of `step`'s own timeout before the deadline, if there is one.
+    fn budget(&self, step: Duration) -> Duration {
+        self.deadline.map_or(step, |deadline| {
+            step.min(deadline.saturating_duration_since(Instant::now()))
+        })
+    }
+
+    /// `err`, from `what` given `budget`: the client's own timeouts say so in the same words as
+    /// ours (the two race), anything else is classified.
+    fn failed(&self, what: &str, budget: Duration, err: &RedisError) -> CheckError {
+        if err.is_timeout() {
+            timed_out(what, budget)
+        } else {
+            classify(err, &self.context)
+        }
+    }
+
     async fn check_once(&mut self) -> Result<Duration, CheckError> {
-        let response = self.timeouts.response;
         if self.conn.is_none() {
-            let connect = self.timeouts.connect;
+            let budget = self.budget(self.timeouts.connect);
             let closed = Arc::new(Notify::new());
             let connected =
-                tokio::time::timeout(connect, self.target.connect(&self.settings, &closed));
+                tokio::time::timeout(budget, self.target.connect(&self.settings, &closed));
             let (conn, tells_closed) = match connected.await {
                 Ok(Ok(connected)) => connected,
-                Ok(Err(err)) => return Err(self.diagnose(Some(&err), connect).await),
-                Err(_) => return Err(self.diagnose(None, connect).await),
+                Ok(Err(err)) => return Err(self.diagnose(Some(&err), budget).await),
+                Err(_) => return Err(self.diagnose(None, budget).await),
             };
             self.conn = Some(conn);
             self.closed = tells_closed.then_some(closed);
         }
+
+        let budget = self.budget(self.timeouts.response);
         let Some(conn) = self.conn.as_mut() else {
             unreachable!("connected above");
         };
-
         let started = Instant::now();
-        let reply = tokio::time::timeout(response, redis::cmd("PING").query_async::<Value>(conn))
+        let reply = tokio::time::timeout(budget, redis::cmd("PING").query_async::<Value>(conn))
             .await
-            .map_err(|_| timed_out("PING", response))?
-            .map_err(|err| classify(&err, &self.context))?;
+            .map_err(|_| timed_out("PING", budget))?;
+        let reply = reply.map_err(|err| self.failed("PING", budget, &err))?;
         if !matches!(&reply, Value::SimpleString(pong) if pong == "PONG") {
             return Err(CheckError::new(
                 CheckErrorKind::NotReady,
@@ -233,10 +254,14 @@ impl RedisCheck {
         }
         let latency = started.elapsed();
 
-        let verified = tokio::time::timeout(response, self.target.verify(conn))
+        let budget = self.budget(self.timeouts.response);
+        let Some(conn) = self.conn.as_mut() else {
+            unreachable!("connected above");
+        };
+        let verified = tokio::time::timeout(budget, self.target.verify(conn))
             .await
-            .map_err(|_| timed_out("topology check", response))?
-            .map_err(|err| classify(&err, &self.context))?;
+            .map_err(|_| timed_out("topology check", budget))?;
+        let verified = verified.map_err(|err| self.failed("topology check", budget, &err))?;
         if let Some(Unhealthy {
             reason,
             reconnect,
@@ -250,14 +275,15 @@ impl RedisCheck {
             return Err(CheckError::new(CheckErrorKind::NotReady, reason));
         }
 
+        let budget = self.budget(self.timeouts.response);
         if let (Some((key, ttl_ms)), Some(conn)) = (&self.write_check, self.conn.as_mut()) {
             // Catches what PING cannot: READONLY after a failover, OOM, paused writes.
             let mut cmd = redis::cmd("SET");
             cmd.arg(key).arg(now_millis()).arg("PX").arg(*ttl_ms);
-            tokio::time::timeout(response, cmd.query_async::<()>(conn))
+            let written = tokio::time::timeout(budget, cmd.query_async::<()>(conn))
                 .await
-                .map_err(|_| timed_out("write check", response))?
-                .map_err(|err| classify(&err, &self.context))?;
+                .map_err(|_| timed_out("write check", budget))?;
+            written.map_err(|err| self.failed("write check", budget, &err))?;
         }
         Ok(latency)
     }
@@ -269,10 +295,10 @@ impl RedisCheck {
     /// answers (an HTTP server, say): what it answers a plain `PING` tells which.
     async fn diagnose(&self, err: Option<&RedisError>, budget: Duration) -> CheckError {
         let classified = match err {
-            Some(err) => classify(err, &self.context),
+            Some(err) => self.failed("connect", budget, err),
             None => timed_out("connect", budget),
         };
-        let within = self.diagnosis;
+        let within = self.budget(self.diagnosis);
         if !matches!(
             classified.kind(),
             CheckErrorKind::Timeout | CheckErrorKind::Connection | CheckErrorKind::Config
@@ -335,9 +361,12 @@ impl RedisCheck {
 }
 
 pub(crate) fn timed_out(what: &str, after: Duration) -> CheckError {
+    // To the nearest millisecond: a step that got what was left of a 2 s deadline got 2000 ms
+    // less a few microseconds.
+    let ms = (after.as_micros() + 500) / 1000;
     CheckError::new(
         CheckErrorKind::Timeout,
-        format!("{what} timed out after {} ms", after.as_millis()),
+        format!("{what} timed out after {ms} ms"),
     )
 }
 
@@ -589,24 +618,36 @@ fn now_millis() -> u64 {
 
 /// Connects once and checks once, within `timeout` in all: what `redis-gate ping` does.
 ///
+/// `timeout` covers the whole of it: connecting (the TLS handshake and the login included),
+/// `PING`, the topology's own check, the write check when it is on, and looking into a failed
+/// connect. Each step gets what is left of it. With TLS, a quarter of it (up to half a second)
+/// is kept from the connect to find out whether the server speaks plain Redis instead, since
+/// such a handshake never ends by itself.
+///
 /// `Ok` carries the `PING` round trip. A `LOADING` or `NOAUTH` reply is an error here, unlike
 /// `redis-cli ping`, which exits 0 on both. The error's kind tells a configuration that cannot
 /// work ([`CheckErrorKind::Config`]: TLS spoken to a plain server or the reverse, a certificate
 /// that does not verify, an address where something else than Redis answers) from a Redis that
 /// is not available.
 pub async fn ping(config: &RedisConfig, timeout: Duration) -> Result<Duration, CheckError> {
-    // A quarter of the time, up to half a second, is kept to look into a failed connect.
+    let deadline = Instant::now() + timeout;
     let diagnosis = DIAGNOSIS.min(timeout / 4);
     let mut config = config.clone();
-    config.timeouts.connect = timeout - diagnosis;
+    config.timeouts.connect = if config.is_tls() {
+        timeout - diagnosis
+    } else {
+        timeout
+    };
     config.timeouts.response = timeout;
     let (target, pool) = crate::connect::connect(&config)
         .map_err(|err| CheckError::new(CheckErrorKind::Config, err.to_string()))?;
     let mut check = RedisCheck::new(&config, target, pool, Arc::default());
     check.diagnosis = diagnosis;
-    tokio::time::timeout(timeout, check.check_connection())
+    check.deadline = Some(deadline);
+    // Every step is bounded by the deadline already; this only guards the sum.
+    tokio::time::timeout_at(deadline.into(), check.check_connection())
         .await
-        .map_err(|_| timed_out("PING", timeout))?
+        .map_err(|_| timed_out("ping", timeout))?
 }
 
 #[cfg(test)]
