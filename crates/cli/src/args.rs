@@ -13,7 +13,10 @@ Environment:
   REDIS_AUTH_TOKEN (alias REDIS_PASSWORD), REDIS_DB and REDIS_TLS_ENABLED (alias REDIS_TLS).
 
 Exit status:
-  0 ok, 1 Redis not available, 2 bad configuration or usage.";
+  0 ok, 1 Redis not available, 2 bad configuration or usage. A configuration can be found bad
+  on connecting too (TLS spoken to a plain server or the reverse, a certificate that does not
+  verify, something other than Redis at the address): ping exits 2, and wait stops at once
+  with 2.";
 
 /// Check the Redis a redis-gate service would use, from the same environment.
 #[derive(Debug, Parser)]

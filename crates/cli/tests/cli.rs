@@ -491,6 +491,9 @@ fn a_server_that_does_not_speak_redis_is_named_with_what_it_answered() {
              answered PING with `HTTP/1.1` (check the host and port)\n"
         )
     );
+    // Waiting will not fix it: `wait` stops at once, as for any configuration found bad.
+    let run = redis_gate(&["wait", "--timeout", SLOW], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
 
     let url = format!("rediss://{address}");
     let run = redis_gate(&["ping"], &[("REDIS_URL", &url)]);
