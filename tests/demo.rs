@@ -247,7 +247,16 @@ async fn production_demo_without_redis_configuration_refuses_to_start() {
     let mut demo = Demo::start(&[("APP_ENV", "production")]);
     let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
     assert_eq!(status.code(), Some(2), "{}", demo.process.output());
-    assert!(demo.process.output().contains("REDIS_URL"));
+    let output = demo.process.output();
+    // The field the library's `redis_config_invalid` carries too, a JSON string in both.
+    let event = output
+        .lines()
+        .find(|line| line.contains(r#""message":"redis_config_invalid""#))
+        .unwrap_or_else(|| panic!("no redis_config_invalid in {output}"));
+    assert!(
+        event.contains(r#""reason":"no Redis configuration: set REDIS_URL"#),
+        "{event}"
+    );
 }
 
 #[tokio::test]

@@ -121,14 +121,14 @@ async fn main() -> ExitCode {
     let config = match redis_config(production) {
         Ok(config) => config,
         Err(err) => {
-            error!(error = %err, "redis_config_invalid");
+            error!(reason = err.to_string().as_str(), "redis_config_invalid");
             return ExitCode::from(2);
         }
     };
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
-            error!(error = err.as_str(), "config_invalid");
+            error!(reason = err.as_str(), "config_invalid");
             return ExitCode::from(2);
         }
     };
@@ -136,7 +136,9 @@ async fn main() -> ExitCode {
     let bind_addr: SocketAddr = match bind_addr.parse() {
         Ok(addr) => addr,
         Err(_) => {
-            error!(error = %format!("BIND_ADDR={bind_addr:?} is not valid: an address such as 127.0.0.1:3000"), "config_invalid");
+            let reason =
+                format!("BIND_ADDR={bind_addr:?} is not valid: an address such as 127.0.0.1:3000");
+            error!(reason = reason.as_str(), "config_invalid");
             return ExitCode::from(2);
         }
     };

@@ -13,7 +13,10 @@ Environment:
   REDIS_AUTH_TOKEN (alias REDIS_PASSWORD), REDIS_DB and REDIS_TLS_ENABLED (alias REDIS_TLS).
 
 Exit status:
-  0 ok, 1 Redis not available, 2 bad configuration or usage.";
+  0 ok, 1 Redis not available, 2 bad configuration or usage. A configuration can be found bad
+  on connecting too (TLS spoken to a plain server or the reverse, a certificate that does not
+  verify, something other than Redis at the address): ping exits 2, and wait stops at once
+  with 2.";
 
 /// Check the Redis a redis-gate service would use, from the same environment.
 #[derive(Debug, Parser)]
@@ -37,7 +40,8 @@ pub enum Command {
     },
     /// Connect and send one PING; succeed on PONG.
     Ping {
-        /// Time allowed for connecting and PING together: 500ms, 2s, 1m, or seconds.
+        /// Time allowed for the whole ping: connecting (TLS handshake and login included),
+        /// PING, and finding out why a connect failed: 500ms, 2s, 1m, or seconds.
         #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
         timeout: Duration,
     },

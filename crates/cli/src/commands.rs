@@ -25,7 +25,7 @@ pub enum Outcome {
     Ok,
     /// 1: Redis did not answer `PONG`.
     Unavailable,
-    /// 2: the configuration cannot be used.
+    /// 2: the configuration cannot be used, as read or as found on connecting.
     BadConfig,
 }
 

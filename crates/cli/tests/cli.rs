@@ -4,6 +4,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use redis_gate_testkit::http::TestServer;
+use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use redis_gate_testkit::tls::TestCertificates;
 use serde_json::{Value, json};
@@ -467,6 +469,82 @@ fn tls_and_plain_redis_spoken_to_each_other_say_which_scheme_to_use() {
     );
 }
 
+/// A runtime for the servers a test runs beside the command (an HTTP server, a fault proxy).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("a Tokio runtime")
+}
+
+#[test]
+fn a_server_that_does_not_speak_redis_is_named_with_what_it_answered() {
+    // A real HTTP server (hyper's): a real Redis cannot answer HTTP, so this is the one fake.
+    let runtime = runtime();
+    let http = runtime.block_on(TestServer::plain_http());
+    let address = http.addr();
+
+    let url = format!("redis://{address}");
+    let run = redis_gate(&["ping"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: {address} does not speak Redis: it \
+             answered PING with `HTTP/1.1` (check the host and port)\n"
+        )
+    );
+    // Waiting will not fix it: `wait` stops at once, as for any configuration found bad.
+    let run = redis_gate(&["wait", "--timeout", SLOW], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+
+    let url = format!("rediss://{address}");
+    let run = redis_gate(&["ping"], &[("REDIS_URL", &url)]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "redis-gate: cannot use redis at {url}/0: TLS handshake failed: {address} speaks \
+             neither TLS nor Redis: it answered a plain PING with `HTTP/1.1` (check the host \
+             and port)\n"
+        )
+    );
+}
+
+#[test]
+fn ping_timeout_covers_the_whole_ping_connect_included() {
+    let server = RedisServer::start();
+    let runtime = runtime();
+    let proxy = runtime.block_on(async {
+        let proxy = FaultProxy::start(server.addr()).await;
+        proxy.set_fault(Fault::Blackhole).await;
+        proxy
+    });
+    let timeout = Duration::from_secs(2);
+
+    // Plain: the connect may take all of it.
+    let url = proxy.redis_url();
+    let started = Instant::now();
+    let run = redis_gate(&["ping", "--timeout", "2s"], &[("REDIS_URL", &url)]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!("redis-gate: redis at {url}/0 not available: connect timed out after 2000 ms\n")
+    );
+    assert!(took >= timeout, "gave up after {took:?}");
+
+    // TLS: a quarter of it (half a second here) is kept to look into the failed handshake,
+    // which takes the rest of it against a server that never answers.
+    let url = url.replacen("redis://", "rediss://", 1);
+    let started = Instant::now();
+    let run = redis_gate(&["ping", "--timeout", "2s"], &[("REDIS_URL", &url)]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!("redis-gate: redis at {url}/0 not available: connect timed out after 1500 ms\n")
+    );
+    assert!(took >= timeout, "gave up after {took:?}");
+}
+
 #[test]
 fn a_password_with_an_unencoded_slash_is_reported_as_such_and_masked() {
     let url = format!("redis://app:{PASSWORD}/x@cache:6379/0");
@@ -479,6 +557,18 @@ fn a_password_with_an_unencoded_slash_is_reported_as_such_and_masked() {
          ? as %3F, # as %23, @ as %40), or give it unencoded in REDIS_AUTH_TOKEN\n"
     );
     run.assert_never_shows(PASSWORD);
+}
+
+#[test]
+fn a_mistyped_scheme_is_named_not_taken_for_a_database() {
+    let run = redis_gate(&["ping"], &[("REDIS_URL", "redis//127.0.0.1:16379")]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        "redis-gate: REDIS_URL=\"redis//127.0.0.1:16379\" is not valid: the scheme looks \
+         mistyped (redis// instead of redis://, as in redis://host:6379/0); the scheme must be \
+         redis://, rediss://, unix:// or redis+unix://\n"
+    );
 }
 
 #[test]

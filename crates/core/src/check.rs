@@ -30,7 +30,7 @@ pub enum CheckErrorKind {
     /// The credentials are wrong or missing. Waiting will not fix it.
     Auth,
     /// The settings cannot work (a TLS certificate that does not verify, a client that refuses
-    /// them). Waiting will not fix it either.
+    /// them, an address where another kind of server answers). Waiting will not fix it either.
     Config,
 }
 

@@ -154,19 +154,32 @@ impl AvailabilityReporter {
         first
     }
 
-    /// Writes what one check decided, in one write: the status, the failure's reason (kept as
-    /// history when `None`), the attempt count, the next retry, the startup decision, and when the
-    /// check completed and how long it took. Subscribers wake only if the reading (or the startup
-    /// flag) changed. Returns whether it changed, and whether this ended a stall.
-    pub(crate) fn report(&self, report: &Report, latency: Duration) -> Reported {
+    /// Writes what the monitor decided, in one write: the status, the failure's reason (kept as
+    /// history when `None`), the attempt count, the next retry, and the startup decision.
+    /// `check` is how long the check that led to it took, recorded with the time it completed;
+    /// `None` for a decision made between checks (the startup timeout passed while a check was
+    /// due or in flight), which leaves the last check's details alone and does not end a stall:
+    /// a stalled monitor's `Failed` and `monitor stalled` stand until a check completes. Subscribers
+    /// wake only if the reading (or the startup flag) changed. Returns whether it changed, and
+    /// whether this ended a stall.
+    pub(crate) fn report(&self, report: &Report, check: Option<Duration>) -> Reported {
         let error = report
             .error
             .as_deref()
             .map(|e| Arc::<str>::from(sanitize_error(e)));
         let mut stall_ended = false;
         let changed = self.update(|snapshot| {
+            snapshot.started |= report.started;
+            match check {
+                Some(latency) => {
+                    stall_ended = std::mem::take(&mut snapshot.stalled);
+                    snapshot.last_check_at = Some(Instant::now());
+                    snapshot.last_check_latency = Some(latency);
+                }
+                None if snapshot.stalled => return,
+                None => {}
+            }
             let was = snapshot.reading.status();
-            stall_ended = std::mem::take(&mut snapshot.stalled);
             snapshot.reading = Reading::new(report.status, snapshot.reading.is_overridden());
             if report.status == Status::Connected {
                 if was != Status::Connected || stall_ended {
@@ -181,9 +194,6 @@ impl AvailabilityReporter {
             }
             snapshot.attempts = report.attempts;
             snapshot.next_retry_at = report.next_retry_at;
-            snapshot.started |= report.started;
-            snapshot.last_check_at = Some(Instant::now());
-            snapshot.last_check_latency = Some(latency);
         });
         Reported {
             changed,
@@ -508,7 +518,7 @@ mod tests {
         let at = reporter.snapshot().last_error_at().unwrap();
         assert!(at >= before);
 
-        reporter.report(&connected_report(), Duration::ZERO);
+        reporter.report(&connected_report(), Some(Duration::ZERO));
         let snapshot = reporter.snapshot();
         assert_eq!(snapshot.last_error_at(), Some(at), "a success keeps it");
         assert!(at <= snapshot.connected_since().unwrap(), "history");
@@ -520,7 +530,7 @@ mod tests {
                     status: Status::Disconnected,
                     ..connected_report()
                 };
-                reporter.report(&failed, Duration::ZERO);
+                reporter.report(&failed, Some(Duration::ZERO));
             },
             |reporter| assert!(reporter.mark_stalled()),
             |reporter| assert!(reporter.stop()),
@@ -702,12 +712,43 @@ mod tests {
         assert_eq!(snapshot.last_error(), Some("monitor stalled"));
         assert!(snapshot.is_stalled());
 
-        let reported = reporter.report(&connected_report(), Duration::from_millis(3));
+        let reported = reporter.report(&connected_report(), Some(Duration::from_millis(3)));
         assert!(reported.changed && reported.stall_ended);
         assert!(redis.is_available());
         assert!(!redis.snapshot().is_stalled());
-        let again = reporter.report(&connected_report(), Duration::from_millis(1));
+        let again = reporter.report(&connected_report(), Some(Duration::from_millis(1)));
         assert!(!again.changed && !again.stall_ended);
+    }
+
+    #[test]
+    fn a_decision_between_checks_leaves_the_last_check_and_a_stall_alone() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        let gave_up = Report {
+            status: Status::Failed,
+            error: Some("no answer within the startup timeout (8000 ms)".to_owned()),
+            attempts: 0,
+            next_retry_at: None,
+            started: true,
+        };
+        assert!(reporter.report(&gave_up, None).changed);
+        let snapshot = redis.snapshot();
+        assert_eq!(snapshot.status(), Status::Failed);
+        assert_eq!(snapshot.last_error(), gave_up.error.as_deref());
+        assert!(snapshot.is_started());
+        assert_eq!(snapshot.last_check_latency(), None, "no check completed");
+        assert_eq!(snapshot.last_check_age(), None);
+
+        // A stalled monitor's word stands; only the startup decision is recorded.
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        reporter.mark_stalled();
+        let reported = reporter.report(&gave_up, None);
+        assert!(reported.changed && !reported.stall_ended);
+        let snapshot = redis.snapshot();
+        assert!(snapshot.is_stalled());
+        assert_eq!(snapshot.last_error(), Some("monitor stalled"));
+        assert!(snapshot.is_started());
     }
 
     #[test]
@@ -723,7 +764,11 @@ mod tests {
             next_retry_at: Some(retry_at),
             started: false,
         };
-        assert!(reporter.report(&failed, Duration::from_micros(420)).changed);
+        assert!(
+            reporter
+                .report(&failed, Some(Duration::from_micros(420)))
+                .changed
+        );
         assert!(is_ready(changes.changed()), "a transition wakes");
         let snapshot = changes.snapshot();
         assert_eq!(snapshot.status(), Status::Disconnected);
@@ -743,13 +788,13 @@ mod tests {
         // The same status again wakes nobody, but the details follow.
         let mut again = failed.clone();
         again.attempts = 4;
-        assert!(!reporter.report(&again, Duration::ZERO).changed);
+        assert!(!reporter.report(&again, Some(Duration::ZERO)).changed);
         assert!(!is_ready(changes.changed()));
         assert_eq!(redis.snapshot().attempts(), 4);
 
         // Back: the error stays as history, the override still holds it out.
         reporter.mark_unavailable("maintenance");
-        reporter.report(&connected_report(), Duration::ZERO);
+        reporter.report(&connected_report(), Some(Duration::ZERO));
         let snapshot = redis.snapshot();
         assert!(snapshot.is_started());
         assert!(snapshot.connected_since().is_some());

@@ -45,7 +45,10 @@ pub struct MonitorSettings {
     /// What to do when the dependency is unreachable at startup (default
     /// [`StartupPolicy::Degraded`]).
     pub startup: StartupPolicy,
-    /// How long startup waits for the first connection (default 8 s).
+    /// How long startup waits for the first connection (default 8 s). When it passes without
+    /// one, the monitor gives up at that moment, even with an attempt in flight or the next one
+    /// not due yet: the status becomes [`Failed`](crate::Status::Failed), and with
+    /// [`StartupPolicy::Degraded`] the startup decision is made (`<events>_connect_degraded`).
     pub startup_timeout: Duration,
     /// Failed attempts before a monitor that never connected reports `Failed` and retries at the
     /// backoff cap (default 20; 0 counts as 1).

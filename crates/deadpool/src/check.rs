@@ -102,6 +102,9 @@ pub(crate) struct RedisCheck {
     closed: Option<Arc<Notify>>,
     /// How long a failed connect may be looked into (see [`RedisCheck::diagnose`]).
     diagnosis: Duration,
+    /// When everything must be over, for a one-off check ([`ping`]): each step gets what is
+    /// left, up to its own timeout. `None` for the monitor's checks.
+    deadline: Option<Instant>,
     /// The last check found the sentinels naming another master than the one connected to.
     moved: bool,
     /// Checks in a row that timed out on the kept connection.
@@ -134,6 +137,7 @@ impl RedisCheck {
             conn: None,
             closed: None,
             diagnosis: DIAGNOSIS.min(config.timeouts.connect),
+            deadline: None,
             moved: false,
             timeouts_in_row: 0,
         }
@@ -183,7 +187,10 @@ impl RedisCheck {
         if !slow
             && matches!(
                 err.kind(),
-                CheckErrorKind::Connection | CheckErrorKind::Timeout | CheckErrorKind::Auth
+                CheckErrorKind::Connection
+                    | CheckErrorKind::Timeout
+                    | CheckErrorKind::Auth
+                    | CheckErrorKind::Config
             )
         {
             self.disconnect();
@@ -198,34 +205,47 @@ impl RedisCheck {
         self.timeouts_in_row = 0;
     }
 
+    /// What is left of `step`'s own timeout before the deadline, if there is one.
+    fn budget(&self, step: Duration) -> Duration {
+        self.deadline.map_or(step, |deadline| {
+            step.min(deadline.saturating_duration_since(Instant::now()))
+        })
+    }
+
+    /// `err`, from `what` given `budget`: the client's own timeouts say so in the same words as
+    /// ours (the two race), anything else is classified.
+    fn failed(&self, what: &str, budget: Duration, err: &RedisError) -> CheckError {
+        if err.is_timeout() {
+            timed_out(what, budget)
+        } else {
+            classify(err, &self.context)
+        }
+    }
+
     async fn check_once(&mut self) -> Result<Duration, CheckError> {
-        let response = self.timeouts.response;
         if self.conn.is_none() {
-            let connect = self.timeouts.connect;
+            let budget = self.budget(self.timeouts.connect);
             let closed = Arc::new(Notify::new());
             let connected =
-                tokio::time::timeout(connect, self.target.connect(&self.settings, &closed));
-            let outcome = match connected.await {
-                Err(_) => Err(timed_out("connect", connect)),
-                Ok(Err(err)) => Err(classify(&err, &self.context)),
-                Ok(Ok((conn, tells_closed))) => Ok((conn, tells_closed)),
-            };
-            let (conn, tells_closed) = match outcome {
-                Ok(connected) => connected,
-                Err(err) => return Err(self.diagnose(err).await),
+                tokio::time::timeout(budget, self.target.connect(&self.settings, &closed));
+            let (conn, tells_closed) = match connected.await {
+                Ok(Ok(connected)) => connected,
+                Ok(Err(err)) => return Err(self.diagnose(Some(&err), budget).await),
+                Err(_) => return Err(self.diagnose(None, budget).await),
             };
             self.conn = Some(conn);
             self.closed = tells_closed.then_some(closed);
         }
+
+        let budget = self.budget(self.timeouts.response);
         let Some(conn) = self.conn.as_mut() else {
             unreachable!("connected above");
         };
-
         let started = Instant::now();
-        let reply = tokio::time::timeout(response, redis::cmd("PING").query_async::<Value>(conn))
+        let reply = tokio::time::timeout(budget, redis::cmd("PING").query_async::<Value>(conn))
             .await
-            .map_err(|_| timed_out("PING", response))?
-            .map_err(|err| classify(&err, &self.context))?;
+            .map_err(|_| timed_out("PING", budget))?;
+        let reply = reply.map_err(|err| self.failed("PING", budget, &err))?;
         if !matches!(&reply, Value::SimpleString(pong) if pong == "PONG") {
             return Err(CheckError::new(
                 CheckErrorKind::NotReady,
@@ -234,10 +254,14 @@ impl RedisCheck {
         }
         let latency = started.elapsed();
 
-        let verified = tokio::time::timeout(response, self.target.verify(conn))
+        let budget = self.budget(self.timeouts.response);
+        let Some(conn) = self.conn.as_mut() else {
+            unreachable!("connected above");
+        };
+        let verified = tokio::time::timeout(budget, self.target.verify(conn))
             .await
-            .map_err(|_| timed_out("topology check", response))?
-            .map_err(|err| classify(&err, &self.context))?;
+            .map_err(|_| timed_out("topology check", budget))?;
+        let verified = verified.map_err(|err| self.failed("topology check", budget, &err))?;
         if let Some(Unhealthy {
             reason,
             reconnect,
@@ -251,59 +275,98 @@ impl RedisCheck {
             return Err(CheckError::new(CheckErrorKind::NotReady, reason));
         }
 
+        let budget = self.budget(self.timeouts.response);
         if let (Some((key, ttl_ms)), Some(conn)) = (&self.write_check, self.conn.as_mut()) {
             // Catches what PING cannot: READONLY after a failover, OOM, paused writes.
             let mut cmd = redis::cmd("SET");
             cmd.arg(key).arg(now_millis()).arg("PX").arg(*ttl_ms);
-            tokio::time::timeout(response, cmd.query_async::<()>(conn))
+            let written = tokio::time::timeout(budget, cmd.query_async::<()>(conn))
                 .await
-                .map_err(|_| timed_out("write check", response))?
-                .map_err(|err| classify(&err, &self.context))?;
+                .map_err(|_| timed_out("write check", budget))?;
+            written.map_err(|err| self.failed("write check", budget, &err))?;
         }
         Ok(latency)
     }
 
-    /// A connect that failed is looked at once more, for the mistakes that look like an outage:
-    /// `rediss://` at a server that speaks plain Redis (the handshake waits for an answer that
-    /// never comes), and `redis://` at a server that speaks only TLS (it hangs up).
-    async fn diagnose(&self, err: CheckError) -> CheckError {
-        let probe_for = self.diagnosis;
-        match err.kind() {
-            CheckErrorKind::Timeout | CheckErrorKind::Connection | CheckErrorKind::Config => {
-                if let Some((host, port)) = self.target.tls_address()
-                    && speaks_plain_redis(&host, port, probe_for).await
-                {
-                    return CheckError::new(
-                        CheckErrorKind::Config,
-                        format!(
-                            "TLS handshake failed: {host}:{port} speaks plain Redis, not TLS; \
-                             use redis:// instead of rediss://"
-                        ),
-                    );
-                }
-                if let Some((host, port)) = self.target.plain_address()
-                    && err.kind() == CheckErrorKind::Connection
-                    && speaks_tls(&host, port, probe_for).await
-                {
-                    return CheckError::new(
-                        CheckErrorKind::Config,
-                        format!(
-                            "{host}:{port} speaks TLS and hung up on plain Redis; use rediss:// \
-                             instead of redis://"
-                        ),
-                    );
-                }
-                err
-            }
-            _ => err,
+    /// A connect that failed (`err`, or `None` when it timed out after `budget`) is looked at
+    /// once more, for the mistakes that look like an outage: `rediss://` at a server that speaks
+    /// plain Redis (the handshake waits for an answer that never comes), `redis://` at a server
+    /// that speaks only TLS (it hangs up), and an address where something else than Redis
+    /// answers (an HTTP server, say): what it answers a plain `PING` tells which.
+    async fn diagnose(&self, err: Option<&RedisError>, budget: Duration) -> CheckError {
+        let classified = match err {
+            Some(err) => self.failed("connect", budget, err),
+            None => timed_out("connect", budget),
+        };
+        let within = self.budget(self.diagnosis);
+        if !matches!(
+            classified.kind(),
+            CheckErrorKind::Timeout | CheckErrorKind::Connection | CheckErrorKind::Config
+        ) {
+            return classified;
         }
+        if let Some((host, port)) = self.target.tls_address() {
+            return match answer_to_ping(&host, port, within).await {
+                Some(Answer::Redis) => CheckError::new(
+                    CheckErrorKind::Config,
+                    format!(
+                        "TLS handshake failed: {host}:{port} speaks plain Redis, not TLS; use \
+                         redis:// instead of rediss://"
+                    ),
+                ),
+                Some(Answer::Other(shown)) => CheckError::new(
+                    CheckErrorKind::Config,
+                    format!(
+                        "TLS handshake failed: {host}:{port} speaks neither TLS nor Redis: it \
+                         answered a plain PING with {shown} (check the host and port)"
+                    ),
+                ),
+                Some(Answer::Tls) | None => classified,
+            };
+        }
+        let Some((host, port)) = self.target.plain_address() else {
+            return classified;
+        };
+        if err.is_some_and(is_not_resp) {
+            return match answer_to_ping(&host, port, within).await {
+                Some(Answer::Other(shown)) => CheckError::new(
+                    CheckErrorKind::Config,
+                    format!(
+                        "{host}:{port} does not speak Redis: it answered PING with {shown} \
+                         (check the host and port)"
+                    ),
+                ),
+                Some(Answer::Tls) => CheckError::new(
+                    CheckErrorKind::Config,
+                    format!(
+                        "{host}:{port} speaks TLS, not plain Redis; use rediss:// instead of \
+                         redis://"
+                    ),
+                ),
+                Some(Answer::Redis) | None => classified,
+            };
+        }
+        if classified.kind() == CheckErrorKind::Connection && speaks_tls(&host, port, within).await
+        {
+            return CheckError::new(
+                CheckErrorKind::Config,
+                format!(
+                    "{host}:{port} speaks TLS and hung up on plain Redis; use rediss:// instead \
+                     of redis://"
+                ),
+            );
+        }
+        classified
     }
 }
 
 pub(crate) fn timed_out(what: &str, after: Duration) -> CheckError {
+    // To the nearest millisecond: a step that got what was left of a 2 s deadline got 2000 ms
+    // less a few microseconds.
+    let ms = (after.as_micros() + 500) / 1000;
     CheckError::new(
         CheckErrorKind::Timeout,
-        format!("{what} timed out after {} ms", after.as_millis()),
+        format!("{what} timed out after {ms} ms"),
     )
 }
 
@@ -340,6 +403,12 @@ fn classify(err: &RedisError, context: &Context) -> CheckError {
             (NotReady, NOT_A_SENTINEL.into())
         }
         _ if message.contains("does not point to a sentinel") => (NotReady, NOT_A_SENTINEL.into()),
+        _ if is_not_resp(err) => (
+            Config,
+            "the server does not speak Redis: its answer is not in the Redis protocol (check \
+             the host and port)"
+                .into(),
+        ),
         _ if message.contains("invalid peer certificate") => {
             (Config, certificate(&message, context))
         }
@@ -431,21 +500,79 @@ fn is_tls_failure(message: &str) -> bool {
     TLS_MESSAGES.iter().any(|m| message.contains(m))
 }
 
-/// True when `host:port` answers a plain `PING` the way Redis does (`+PONG`, or an error such
-/// as `-NOAUTH`).
-async fn speaks_plain_redis(host: &str, port: u16, within: Duration) -> bool {
+/// What a server answered a plain `PING`.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    /// `+PONG`, or an error such as `-NOAUTH`: plain Redis.
+    Redis,
+    /// A TLS record (an alert, most likely).
+    Tls,
+    /// Something else, [shown](show_first_word) for a message.
+    Other(String),
+}
+
+/// The most of an answer that is read to tell what it is.
+const ANSWER_BYTES: usize = 64;
+/// The most of an answer's first word that a message shows.
+const SHOWN_BYTES: usize = 16;
+
+/// What `host:port` answers a plain `PING` within `within`, if anything.
+async fn answer_to_ping(host: &str, port: u16, within: Duration) -> Option<Answer> {
+    let mut answer = Vec::with_capacity(ANSWER_BYTES);
     let exchange = async {
-        let mut stream = TcpStream::connect((host, port)).await.ok()?;
-        stream.write_all(b"PING\r\n").await.ok()?;
-        let mut first = [0u8; 1];
-        stream.read_exact(&mut first).await.ok()?;
-        Some(matches!(first[0], b'+' | b'-'))
+        let mut stream = TcpStream::connect((host, port)).await?;
+        stream.write_all(b"PING\r\n").await?;
+        // Up to the end of the first word: a slow server may send it in pieces.
+        let mut chunk = [0u8; ANSWER_BYTES];
+        while answer.len() < ANSWER_BYTES && !answer.iter().any(u8::is_ascii_whitespace) {
+            let read = stream
+                .read(&mut chunk[..ANSWER_BYTES - answer.len()])
+                .await?;
+            if read == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..read]);
+        }
+        Ok::<(), std::io::Error>(())
     };
-    tokio::time::timeout(within, exchange)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+    // A server that sent part of an answer and then nothing is judged on that part.
+    let _ = tokio::time::timeout(within, exchange).await;
+    match answer.as_slice() {
+        [] => None,
+        [b'+' | b'-', ..] => Some(Answer::Redis),
+        [0x15 | 0x16, 0x03, ..] => Some(Answer::Tls),
+        bytes => Some(Answer::Other(show_first_word(bytes))),
+    }
+}
+
+/// The first word of an answer in backticks, for a message: at most [`SHOWN_BYTES`] bytes,
+/// anything but printable ASCII escaped (`\x00`), `…` when cut. An answer to a bare `PING`
+/// cannot echo anything of ours.
+fn show_first_word(bytes: &[u8]) -> String {
+    let word_end = bytes
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(bytes.len());
+    let word = &bytes[..word_end.min(SHOWN_BYTES)];
+    let mut shown = String::from("`");
+    for &byte in word {
+        if byte.is_ascii_graphic() && byte != b'`' {
+            shown.push(char::from(byte));
+        } else {
+            shown.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    if word_end > SHOWN_BYTES {
+        shown.push('…');
+    }
+    shown.push('`');
+    shown
+}
+
+/// True when the server's answer could not be read as the Redis protocol (RESP) at all: the
+/// client's parser failed, which a conversion of a well-formed reply never makes it do.
+fn is_not_resp(err: &RedisError) -> bool {
+    err.kind() == ErrorKind::Parse && err.to_string().contains("Parse error")
 }
 
 /// True when `host:port` answers a TLS `ClientHello` with a TLS record (a handshake or an
@@ -494,19 +621,56 @@ fn now_millis() -> u64 {
 
 /// Connects once and checks once, within `timeout` in all: what `redis-gate ping` does.
 ///
+/// `timeout` covers the whole of it: connecting (the TLS handshake and the login included),
+/// `PING`, the topology's own check, the write check when it is on, and looking into a failed
+/// connect. Each step gets what is left of it. With TLS, a quarter of it (up to half a second)
+/// is kept from the connect to find out whether the server speaks plain Redis instead, since
+/// such a handshake never ends by itself.
+///
 /// `Ok` carries the `PING` round trip. A `LOADING` or `NOAUTH` reply is an error here, unlike
-/// `redis-cli ping`, which exits 0 on both.
+/// `redis-cli ping`, which exits 0 on both. The error's kind tells a configuration that cannot
+/// work ([`CheckErrorKind::Config`]: TLS spoken to a plain server or the reverse, a certificate
+/// that does not verify, an address where something else than Redis answers) from a Redis that
+/// is not available.
 pub async fn ping(config: &RedisConfig, timeout: Duration) -> Result<Duration, CheckError> {
-    // A quarter of the time, up to half a second, is kept to look into a failed connect.
+    let deadline = Instant::now() + timeout;
     let diagnosis = DIAGNOSIS.min(timeout / 4);
     let mut config = config.clone();
-    config.timeouts.connect = timeout - diagnosis;
+    config.timeouts.connect = if config.is_tls() {
+        timeout - diagnosis
+    } else {
+        timeout
+    };
     config.timeouts.response = timeout;
     let (target, pool) = crate::connect::connect(&config)
         .map_err(|err| CheckError::new(CheckErrorKind::Config, err.to_string()))?;
     let mut check = RedisCheck::new(&config, target, pool, Arc::default());
     check.diagnosis = diagnosis;
-    tokio::time::timeout(timeout, check.check_connection())
+    check.deadline = Some(deadline);
+    // Every step is bounded by the deadline already; this only guards the sum.
+    tokio::time::timeout_at(deadline.into(), check.check_connection())
         .await
-        .map_err(|_| timed_out("PING", timeout))?
+        .map_err(|_| timed_out("ping", timeout))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_shown_by_its_first_word_printable_and_bounded() {
+        assert_eq!(
+            show_first_word(b"HTTP/1.1 400 Bad Request\r\n"),
+            "`HTTP/1.1`"
+        );
+        assert_eq!(
+            show_first_word(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu\r\n"),
+            "`SSH-2.0-OpenSSH_…`"
+        );
+        assert_eq!(
+            show_first_word(b"J\x00\x00\x00\n8.0.36"),
+            "`J\\x00\\x00\\x00`"
+        );
+        assert_eq!(show_first_word(b"a`b\xff"), "`a\\x60b\\xff`");
+    }
 }

@@ -180,7 +180,11 @@ impl RedisMonitor {
             warn!(warning = warning.as_str(), "redis_config_warning");
         }
         let (target, pool) = crate::connect::connect(&config).map_err(|err| {
-            error!(reason = %err, "redis_config_invalid");
+            error!(
+                dependency = &*config.name,
+                reason = err.to_string().as_str(),
+                "redis_config_invalid"
+            );
             StartError::Config(err)
         })?;
         let pool_failures = Arc::new(PoolFailures::default());

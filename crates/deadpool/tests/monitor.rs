@@ -10,8 +10,9 @@ use deadpool_redis::redis::AsyncCommands;
 mod common;
 
 use common::{BACKOFF_CAP, DEADLINE, fast_url as fast};
-use redis_gate_core::{Availability, StartupPolicy, Status};
+use redis_gate_core::{Availability, Backoff, StartupPolicy, Status};
 use redis_gate_deadpool::{ConnectionError, GatedPool, RedisConfig, RedisMonitor, StartError};
+use redis_gate_testkit::http::TestServer;
 use redis_gate_testkit::logs::LogCapture;
 use redis_gate_testkit::poll::eventually;
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
@@ -272,6 +273,51 @@ async fn loading_dataset_is_not_available_until_loaded() {
 }
 
 #[tokio::test]
+async fn settings_the_client_refuses_are_logged_once_with_a_reason() {
+    let (logs, _guard) = LogCapture::install();
+    // The Redis client connects to no wildcard address; our parser leaves that to it.
+    let config = fast(&format!("redis://0.0.0.0:{}", free_port()));
+    let err = RedisMonitor::start(config).await.unwrap_err();
+    assert!(matches!(err, StartError::Config(_)), "{err:?}");
+    let events = logs.events("redis_config_invalid");
+    assert_eq!(events.len(), 1, "{}", logs.text());
+    // A string field, as in every other event, named as in the demo's `redis_config_invalid`.
+    assert!(
+        events[0].contains(r#""reason":"the Redis client refused the settings"#),
+        "{}",
+        events[0]
+    );
+    assert!(
+        events[0].contains(r#""dependency":"redis""#),
+        "{}",
+        events[0]
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_redis_is_named_in_the_handle_and_the_logs() {
+    let (logs, _guard) = LogCapture::install();
+    // A real HTTP server (hyper's): a real Redis cannot answer HTTP, so this is the one fake.
+    let http = TestServer::plain_http().await;
+    let monitor = RedisMonitor::start(fast(&format!("redis://{}", http.addr())))
+        .await
+        .unwrap();
+    let redis = monitor.availability();
+    assert!(eventually(DEADLINE, || redis.snapshot().last_error().is_some()).await);
+
+    let expected = format!(
+        "{} does not speak Redis: it answered PING with `HTTP/1.1` (check the host and port)",
+        http.addr()
+    );
+    assert_eq!(redis.snapshot().last_error(), Some(expected.as_str()));
+    assert_eq!(redis.status(), Status::Failed, "waiting will not fix it");
+    let failed = logs.events("redis_connect_fail");
+    assert_eq!(failed.len(), 1, "{}", logs.text());
+    assert!(failed[0].contains(&expected), "{}", failed[0]);
+    monitor.shutdown().await;
+}
+
+#[tokio::test]
 async fn fail_closed_start_without_redis_errors_within_the_startup_timeout() {
     let (logs, _guard) = LogCapture::install();
     let url = format!("redis://127.0.0.1:{}", free_port());
@@ -319,6 +365,134 @@ async fn degraded_start_returns_at_once_and_reports_failed_after_the_budget() {
     let snapshot = monitor.availability().snapshot();
     assert!(snapshot.attempts() >= 3);
     assert!(snapshot.retry_in().unwrap() <= BACKOFF_CAP);
+}
+
+/// The startup timeout of the startup-decision tests.
+const STARTUP: Duration = Duration::from_secs(1);
+/// Their connect timeout: what the decision may wait for an attempt in flight, at most.
+const CONNECT: Duration = Duration::from_secs(3);
+
+/// Degraded settings under which only the startup timer can decide on time: after the first
+/// failure, the next attempt is 10 to 20 s away, and an attempt may take 3 s.
+fn decides_by_the_clock(url: &str) -> RedisConfig {
+    let mut config = fast(url);
+    config.monitor.startup_timeout = STARTUP;
+    config.timeouts.connect = CONNECT;
+    config.monitor.backoff = Backoff::new(Duration::from_secs(20), Duration::from_secs(20));
+    config
+}
+
+/// Starts a degraded monitor and waits for its startup decision (as its handle tells it).
+/// Returns how long that took from before the start.
+async fn startup_decision(config: RedisConfig) -> (Duration, RedisMonitor) {
+    let started = Instant::now();
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    let redis = monitor.availability();
+    let mut changes = redis.subscribe();
+    let decided = async { while !redis.is_started() && changes.changed().await.is_some() {} };
+    tokio::time::timeout(DEADLINE, decided)
+        .await
+        .expect("a startup decision");
+    (started.elapsed(), monitor)
+}
+
+/// The rule: the degraded decision comes at the startup timeout, plus one connect timeout at
+/// most when an attempt is in flight, and is logged once with what it waited.
+fn assert_decided_on_time(took: Duration, monitor: &RedisMonitor, logs: &LogCapture) {
+    assert!(
+        took >= STARTUP,
+        "decided before the startup timeout: {took:?}"
+    );
+    assert!(took < STARTUP + CONNECT, "decided late: {took:?}");
+    let redis = monitor.availability();
+    assert!(redis.is_started());
+    assert_eq!(redis.status(), Status::Failed);
+    let degraded = logs.events("redis_connect_degraded");
+    assert_eq!(degraded.len(), 1, "{}", logs.text());
+    let waited_ms: u64 = degraded[0]
+        .split(r#""waited_ms":"#)
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no waited_ms in {}", degraded[0]));
+    let waited = Duration::from_millis(waited_ms);
+    assert!(
+        waited >= STARTUP && waited < STARTUP + CONNECT,
+        "{}",
+        degraded[0]
+    );
+}
+
+#[tokio::test]
+async fn the_degraded_decision_comes_at_the_startup_timeout_when_connections_are_refused() {
+    let (logs, _guard) = LogCapture::install();
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let (took, monitor) = startup_decision(decides_by_the_clock(&url)).await;
+    assert_decided_on_time(took, &monitor, &logs);
+    let snapshot = monitor.availability().snapshot();
+    assert_eq!(snapshot.last_error(), Some("connection refused"));
+    assert_eq!(snapshot.attempts(), 1, "decided between two attempts");
+    monitor.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_degraded_decision_comes_at_the_startup_timeout_when_nothing_answers() {
+    let (logs, _guard) = LogCapture::install();
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.addr()).await;
+    proxy.set_fault(Fault::Blackhole).await;
+    let (took, monitor) = startup_decision(decides_by_the_clock(&proxy.redis_url())).await;
+    assert_decided_on_time(took, &monitor, &logs);
+    // The first attempt is still in flight: that is all that is known.
+    let snapshot = monitor.availability().snapshot();
+    assert_eq!(
+        snapshot.last_error(),
+        Some("no answer within the startup timeout (1000 ms)")
+    );
+    assert_eq!(snapshot.attempts(), 0);
+    monitor.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_degraded_decision_comes_at_the_startup_timeout_when_the_server_speaks_http() {
+    let (logs, _guard) = LogCapture::install();
+    // A real HTTP server (hyper's): a real Redis cannot answer HTTP, so this is the one fake.
+    let http = TestServer::plain_http().await;
+    let url = format!("redis://{}", http.addr());
+    let (took, monitor) = startup_decision(decides_by_the_clock(&url)).await;
+    assert_decided_on_time(took, &monitor, &logs);
+    let snapshot = monitor.availability().snapshot();
+    assert!(
+        snapshot
+            .last_error()
+            .is_some_and(|error| error.contains("does not speak Redis")),
+        "{snapshot:?}"
+    );
+    monitor.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_degraded_decision_comes_at_the_startup_timeout_when_tls_meets_plain_redis() {
+    let (logs, _guard) = LogCapture::install();
+    let server = RedisServer::start();
+    let url = format!("rediss://127.0.0.1:{}", server.port());
+    let (took, monitor) = startup_decision(decides_by_the_clock(&url)).await;
+    assert_decided_on_time(took, &monitor, &logs);
+    // The handshake waits until the connect timeout; then the failure is looked into.
+    let redis = monitor.availability();
+    let named = || {
+        redis
+            .snapshot()
+            .last_error()
+            .is_some_and(|error| error.contains("speaks plain Redis, not TLS"))
+    };
+    assert!(eventually(DEADLINE, named).await, "{:?}", redis.snapshot());
+    assert_eq!(
+        logs.events("redis_connect_degraded").len(),
+        1,
+        "decided once"
+    );
+    monitor.shutdown().await;
 }
 
 #[tokio::test]

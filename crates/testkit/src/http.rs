@@ -52,6 +52,13 @@ impl TestServer {
         TestServer { addr, accept }
     }
 
+    /// A server answering every request `200 OK` with an empty body: something other than
+    /// Redis, for tests that give its address to a Redis client (a real Redis cannot answer
+    /// HTTP).
+    pub async fn plain_http() -> TestServer {
+        TestServer::spawn(EmptyOk).await
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -60,6 +67,27 @@ impl TestServer {
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// Answers `200 OK`, empty, to anything.
+#[derive(Clone, Copy)]
+struct EmptyOk;
+
+impl tower_service::Service<Request<Incoming>> for EmptyOk {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<Incoming>) -> Self::Future {
+        std::future::ready(Ok(Response::new(Full::new(Bytes::new()))))
     }
 }
 

@@ -26,6 +26,10 @@ pub(crate) struct Watch {
     down_since: Instant,
     last_failure_log: Option<Instant>,
     failures_since_log: u32,
+    /// The reason of the last failed check, for the startup decision's log.
+    last_reason: Option<String>,
+    /// When the next check is due, as last published: a decision made between checks keeps it.
+    next_retry_at: Option<Instant>,
 }
 
 /// What one step decides.
@@ -41,7 +45,17 @@ pub(crate) struct Step {
     pub(crate) lost: bool,
 }
 
-/// Everything one check tells the handle; see `AvailabilityReporter::report`.
+/// What the startup timeout decides when it passes between two outcomes (see
+/// [`Watch::give_up_startup`]).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct GaveUp {
+    /// What the handle gets, in one write.
+    pub(crate) report: Report,
+    /// What to log: `Degraded` when the policy is to run degraded.
+    pub(crate) events: Vec<Event>,
+}
+
+/// Everything one decision tells the handle; see `AvailabilityReporter::report`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Report {
     pub(crate) status: Status,
@@ -97,6 +111,8 @@ impl Watch {
             down_since: now,
             last_failure_log: None,
             failures_since_log: 0,
+            last_reason: None,
+            next_retry_at: None,
         }
     }
 
@@ -104,6 +120,55 @@ impl Watch {
     #[cfg(test)]
     pub(crate) fn status(&self) -> Status {
         self.status
+    }
+
+    /// When the startup decision falls due if no check decides it first: the startup timeout
+    /// after the start, while the dependency has never been available and the budget has not run
+    /// out. `None` once decided.
+    pub(crate) fn startup_deadline(&self, settings: &MonitorSettings) -> Option<Instant> {
+        (!self.ever_connected && !self.gave_up).then(|| self.started_at + settings.startup_timeout)
+    }
+
+    /// The startup timeout has passed (`now`) with no outcome to decide on: a check is in flight
+    /// or not due yet. The decision is made now rather than at the next failed check, which can
+    /// be a whole backoff delay or connect timeout later: `Failed`, and `Degraded` logged when
+    /// that is the policy. The schedule and the last check's details are left as they are.
+    /// `None` when there is nothing to decide (connected, decided, or not due yet).
+    pub(crate) fn give_up_startup(
+        &mut self,
+        now: Instant,
+        settings: &MonitorSettings,
+    ) -> Option<GaveUp> {
+        if self.startup_deadline(settings).is_none_or(|due| now < due) {
+            return None;
+        }
+        self.gave_up = true;
+        self.status = Status::Failed;
+        let waited = now.saturating_duration_since(self.started_at);
+        // Before any check has failed, what is known is that nothing answered in time; after,
+        // the last failure's reason is on the handle already and stays.
+        let (reason, error) = match &self.last_reason {
+            Some(reason) => (reason.clone(), None),
+            None => {
+                let reason = format!(
+                    "no answer within the startup timeout ({} ms)",
+                    settings.startup_timeout.as_millis()
+                );
+                (reason.clone(), Some(reason))
+            }
+        };
+        let mut events = Vec::new();
+        if settings.startup == StartupPolicy::Degraded {
+            events.push(Event::Degraded {
+                attempts: self.failures,
+                waited,
+                reason,
+            });
+        }
+        Some(GaveUp {
+            report: self.report(error.as_deref(), self.next_retry_at, settings),
+            events,
+        })
     }
 
     /// One step. `jitter` is a sample from `[0, 1)` for the backoff, so that the step stays
@@ -185,6 +250,7 @@ impl Watch {
         }
         self.timeouts_in_row = 0;
         self.failures = self.failures.saturating_add(1);
+        self.last_reason = Some(err.reason().to_owned());
 
         let waited = now.saturating_duration_since(self.started_at);
         if !self.ever_connected
@@ -248,11 +314,12 @@ impl Watch {
     }
 
     fn report(
-        &self,
+        &mut self,
         error: Option<&str>,
         next_retry_at: Option<Instant>,
         settings: &MonitorSettings,
     ) -> Report {
+        self.next_retry_at = next_retry_at;
         Report {
             status: self.status,
             error: error.map(str::to_owned),
@@ -441,6 +508,108 @@ mod tests {
     }
 
     #[test]
+    fn the_startup_decision_falls_due_at_the_startup_timeout_between_outcomes() {
+        let t0 = Instant::now();
+        let timeout = Duration::from_secs(8);
+        for policy in [StartupPolicy::Degraded, StartupPolicy::FailClosed] {
+            let mut settings = settings();
+            settings.startup = policy;
+            settings.startup_timeout = timeout;
+            let mut watch = Watch::new(t0);
+            assert_eq!(watch.startup_deadline(&settings), Some(t0 + timeout));
+            let failed = watch.step(Err(&refused()), t0, &settings, 0.0);
+            assert_eq!(failed.report.status, Status::Connecting);
+
+            let early = t0 + timeout - Duration::from_millis(1);
+            assert_eq!(watch.give_up_startup(early, &settings), None, "not due yet");
+            let gave_up = watch
+                .give_up_startup(t0 + timeout, &settings)
+                .expect("due at the startup timeout");
+            assert_eq!(
+                gave_up.report,
+                Report {
+                    status: Status::Failed,
+                    error: None,
+                    attempts: 1,
+                    next_retry_at: failed.report.next_retry_at,
+                    started: policy == StartupPolicy::Degraded,
+                },
+                "the last failure stays the last error, the schedule stays: {policy:?}"
+            );
+            let degraded = Event::Degraded {
+                attempts: 1,
+                waited: timeout,
+                reason: "connection refused".to_owned(),
+            };
+            assert_eq!(
+                gave_up.events,
+                if policy == StartupPolicy::Degraded {
+                    vec![degraded]
+                } else {
+                    Vec::new()
+                }
+            );
+
+            // Decided once: neither the timer nor the next failure decides again.
+            assert_eq!(watch.startup_deadline(&settings), None);
+            assert_eq!(watch.give_up_startup(t0 + timeout * 2, &settings), None);
+            let next = watch.step(Err(&refused()), t0 + timeout * 2, &settings, 0.0);
+            assert_eq!(next.report.status, Status::Failed);
+            assert!(next.events.is_empty(), "{:?}", next.events);
+            assert_eq!(next.next_check_in, Duration::from_secs(2), "at the cap");
+            // And the first success is the first connection.
+            let ok = watch.step(OK, t0 + timeout * 3, &settings, 0.0);
+            assert_eq!(ok.report.status, Status::Connected);
+            assert!(matches!(
+                &ok.events[..],
+                [Event::ConnectOk { attempt: 3, .. }]
+            ));
+        }
+    }
+
+    #[test]
+    fn a_startup_timeout_before_any_outcome_says_nothing_answered() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = Watch::new(t0);
+        let due = t0 + settings.startup_timeout;
+        let gave_up = watch.give_up_startup(due, &settings).unwrap();
+        let reason = "no answer within the startup timeout (8000 ms)";
+        assert_eq!(gave_up.report.status, Status::Failed);
+        assert_eq!(gave_up.report.error.as_deref(), Some(reason));
+        assert_eq!(gave_up.report.attempts, 0);
+        assert_eq!(
+            gave_up.report.next_retry_at, None,
+            "the first check is in flight"
+        );
+        assert!(gave_up.report.started);
+        assert_eq!(
+            gave_up.events,
+            [Event::Degraded {
+                attempts: 0,
+                waited: settings.startup_timeout,
+                reason: reason.to_owned(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_connection_before_the_startup_timeout_leaves_nothing_to_decide() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = connected(t0, &settings);
+        assert_eq!(watch.startup_deadline(&settings), None);
+        let later = t0 + settings.startup_timeout * 2;
+        assert_eq!(watch.give_up_startup(later, &settings), None);
+        watch.step(Err(&refused()), later, &settings, 0.0);
+        assert_eq!(
+            watch.startup_deadline(&settings),
+            None,
+            "an outage is no startup"
+        );
+    }
+
+    #[test]
     fn bad_credentials_and_settings_are_failed_at_once() {
         let t0 = Instant::now();
         let settings = settings();
@@ -503,6 +672,45 @@ mod tests {
     }
 
     proptest! {
+        /// Whether the timer or a failed check comes first, the startup decision is made once,
+        /// never before the startup timeout (with the attempts budget out of reach), and never
+        /// left pending after it.
+        #[test]
+        fn the_startup_decision_is_made_once_whoever_makes_it(
+            events in proptest::collection::vec((0u8..3, 0u64..3_000, any::<bool>()), 1..40),
+        ) {
+            let t0 = Instant::now();
+            let mut settings = settings();
+            settings.startup_attempts = u32::MAX;
+            let due = t0 + settings.startup_timeout;
+            let mut watch = Watch::new(t0);
+            let mut now = t0;
+            let mut degraded = 0;
+            for (outcome, advance_ms, timer_fires) in events {
+                now += Duration::from_millis(advance_ms);
+                let mut decided = Vec::new();
+                if timer_fires && let Some(gave_up) = watch.give_up_startup(now, &settings) {
+                    prop_assert!(now >= due);
+                    prop_assert_eq!(gave_up.report.status, Status::Failed);
+                    decided.extend(gave_up.events);
+                }
+                let err = match outcome {
+                    0 => None,
+                    1 => Some(refused()),
+                    _ => Some(timeout()),
+                };
+                let step = watch.step(err.as_ref().map_or(OK, Err), now, &settings, 0.5);
+                decided.extend(step.events);
+                let newly = decided.iter().filter(|e| matches!(e, Event::Degraded { .. })).count();
+                prop_assert!(newly == 0 || now >= due, "decided early at {:?}", now - t0);
+                degraded += newly;
+                if now >= due {
+                    prop_assert_eq!(watch.startup_deadline(&settings), None);
+                }
+            }
+            prop_assert!(degraded <= 1);
+        }
+
         /// Whatever the outcomes, the delays grow within the cap and the jitter's bounds, the
         /// status follows the rules, and the count is the one the report carries.
         #[test]

@@ -5,6 +5,7 @@
 mod decide;
 
 use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -291,13 +292,24 @@ async fn watch_loop<C: Check>(mut this: Loop<C>) {
     loop {
         let started = Instant::now();
         let timeout = this.check.timeout();
-        let outcome = tokio::select! {
-            outcome = tokio::time::timeout(timeout, this.check.check()) => outcome
-                .unwrap_or_else(|_| Err(crate::CheckError::new(
-                    crate::CheckErrorKind::Timeout,
-                    format!("check timed out after {} ms", timeout.as_millis()),
-                ))),
-            _ = this.stopped.wait_for(|stop| *stop) => break,
+        // The startup decision falls due at the startup timeout, whether a check is in flight
+        // (here) or the next one is not due yet (below): never only at the next failure.
+        let outcome = {
+            let mut check = pin!(tokio::time::timeout(timeout, this.check.check()));
+            loop {
+                tokio::select! {
+                    outcome = &mut check => break outcome.unwrap_or_else(|_| {
+                        Err(crate::CheckError::new(
+                            crate::CheckErrorKind::Timeout,
+                            format!("check timed out after {} ms", timeout.as_millis()),
+                        ))
+                    }),
+                    () = until(watch.startup_deadline(&this.settings)) => {
+                        give_up_startup(&mut watch, &this.settings, &this.reporter, events, &name);
+                    }
+                    _ = this.stopped.wait_for(|stop| *stop) => return,
+                }
+            }
         };
         let took = started.elapsed();
         #[cfg(feature = "metrics")]
@@ -308,7 +320,7 @@ async fn watch_loop<C: Check>(mut this: Loop<C>) {
             &this.settings,
             rand::random(),
         );
-        let reported = this.reporter.report(&step.report, took);
+        let reported = this.reporter.report(&step.report, Some(took));
         if reported.stall_ended {
             info!(
                 dependency = &*name,
@@ -324,10 +336,44 @@ async fn watch_loop<C: Check>(mut this: Loop<C>) {
         }
         this.deadline
             .send_replace(Instant::now() + step.next_check_in + this.stall_after);
-        tokio::select! {
-            () = tokio::time::sleep(step.next_check_in) => {}
-            () = this.check.wake() => debug!(dependency = &*name, "{events}_check_woken"),
-            _ = this.stopped.wait_for(|stop| *stop) => break,
+        let mut next_check = pin!(tokio::time::sleep(step.next_check_in));
+        let mut woken = pin!(this.check.wake());
+        loop {
+            tokio::select! {
+                () = &mut next_check => break,
+                () = &mut woken => {
+                    debug!(dependency = &*name, "{events}_check_woken");
+                    break;
+                }
+                () = until(watch.startup_deadline(&this.settings)) => {
+                    give_up_startup(&mut watch, &this.settings, &this.reporter, events, &name);
+                }
+                _ = this.stopped.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+}
+
+/// Resolves at `due`, or never.
+async fn until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Applies the startup decision the startup timeout brings between two outcomes, if any.
+fn give_up_startup(
+    watch: &mut Watch,
+    settings: &MonitorSettings,
+    reporter: &AvailabilityReporter,
+    events: &str,
+    name: &str,
+) {
+    if let Some(gave_up) = watch.give_up_startup(Instant::now(), settings) {
+        reporter.report(&gave_up.report, None);
+        for event in &gave_up.events {
+            log(events, name, event);
         }
     }
 }
@@ -466,7 +512,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::{CheckErrorKind, Status};
+    use crate::{Availability, CheckErrorKind, Status};
 
     /// A check that fails `failures` times, then succeeds.
     struct Flaky {
@@ -559,6 +605,90 @@ mod tests {
         assert!(events[0].contains(r#""cause":"panicked""#), "{}", events[0]);
         drop(monitor);
         assert_eq!(logs.events("test_monitor_stopped").len(), 1, "logged once");
+    }
+
+    /// A check that never completes within the test: a dependency that accepts and never
+    /// answers, with a long connect timeout.
+    struct Hangs;
+
+    impl Check for Hangs {
+        async fn check(&mut self) -> Result<Duration, CheckError> {
+            std::future::pending().await
+        }
+
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(600)
+        }
+    }
+
+    /// Waits for the startup decision, up to a deadline no correct monitor comes near.
+    async fn started(redis: &Availability) -> bool {
+        let mut changes = redis.subscribe();
+        let decided = async { while !redis.is_started() && changes.changed().await.is_some() {} };
+        tokio::time::timeout(Duration::from_secs(10), decided)
+            .await
+            .is_ok()
+            && redis.is_started()
+    }
+
+    #[tokio::test]
+    async fn a_check_in_flight_does_not_hold_up_the_startup_decision() {
+        let (logs, _guard) = redis_gate_testkit::logs::LogCapture::install();
+        let mut settings = quick();
+        settings.startup_timeout = Duration::from_millis(200);
+        let monitor = Monitor::start("test", "hung", Hangs, settings)
+            .await
+            .unwrap();
+        let redis = monitor.availability();
+        assert!(started(&redis).await, "decided while the check hangs");
+
+        let snapshot = redis.snapshot();
+        assert_eq!(snapshot.status(), Status::Failed);
+        assert_eq!(
+            snapshot.last_error(),
+            Some("no answer within the startup timeout (200 ms)")
+        );
+        assert_eq!(snapshot.last_check_latency(), None, "no check completed");
+        let degraded = logs.events("test_connect_degraded");
+        assert_eq!(degraded.len(), 1, "{}", logs.text());
+        assert!(degraded[0].contains(r#""attempts":0"#), "{}", degraded[0]);
+    }
+
+    #[tokio::test]
+    async fn a_long_backoff_does_not_hold_up_the_startup_decision() {
+        let (logs, _guard) = redis_gate_testkit::logs::LogCapture::install();
+        let check = Flaky {
+            failures: Arc::new(AtomicU32::new(u32::MAX)),
+            lost: Arc::default(),
+        };
+        let mut settings = quick();
+        settings.startup_timeout = Duration::from_millis(200);
+        // The next check after the first failure is 30 to 60 s away.
+        settings.backoff = crate::Backoff::new(Duration::from_secs(60), Duration::from_secs(60));
+        let monitor = Monitor::start("test", "late", check, settings)
+            .await
+            .unwrap();
+        let redis = monitor.availability();
+        assert!(
+            started(&redis).await,
+            "decided while waiting for the next check"
+        );
+
+        let snapshot = redis.snapshot();
+        assert_eq!(snapshot.status(), Status::Failed);
+        assert_eq!(snapshot.last_error(), Some("refused"));
+        assert_eq!(snapshot.attempts(), 1);
+        assert!(
+            snapshot.retry_in().unwrap() > Duration::from_secs(20),
+            "kept"
+        );
+        let degraded = logs.events("test_connect_degraded");
+        assert_eq!(degraded.len(), 1, "{}", logs.text());
+        assert!(
+            degraded[0].contains(r#""reason":"refused""#),
+            "{}",
+            degraded[0]
+        );
     }
 
     #[tokio::test]

@@ -54,8 +54,12 @@ pub(crate) fn parse_node(
             let scheme = Scheme::parse(&raw[..at]).ok_or_else(|| invalid(SCHEMES))?;
             (scheme, &raw[at + 3..])
         }
-        None if tls => (Scheme::Rediss, raw),
-        None => (Scheme::Redis, raw),
+        None => {
+            if let Some(typed) = mistyped_scheme(raw) {
+                return Err(ConfigError::invalid(variable, raw, typed.expected()));
+            }
+            (if tls { Scheme::Rediss } else { Scheme::Redis }, raw)
+        }
     };
     if scheme != Scheme::Unix && password_has_reserved_characters(rest) {
         return Err(invalid(RESERVED_IN_PASSWORD));
@@ -162,6 +166,63 @@ pub(crate) fn parse_node(
             db,
         },
         bare_userinfo,
+    })
+}
+
+/// A known scheme written without its `://`, as it was typed (`redis//`, `redis:/`, `redis:`).
+struct MistypedScheme<'a> {
+    typed: &'a str,
+    /// The scheme's name, as typed.
+    word: &'a str,
+    scheme: Scheme,
+}
+
+impl MistypedScheme<'_> {
+    /// What to write instead, and what the valid schemes are. Only the scheme part is repeated:
+    /// what follows may hold a password.
+    fn expected(&self) -> String {
+        let example = match self.scheme {
+            Scheme::Redis | Scheme::Rediss => "host:6379/0",
+            Scheme::Unix => "/run/redis/redis.sock",
+        };
+        let scheme = self.word.to_ascii_lowercase();
+        format!(
+            "the scheme looks mistyped ({} instead of {scheme}://, as in {scheme}://{example}); \
+             {SCHEMES}",
+            self.typed
+        )
+    }
+}
+
+/// The start of a value without `://` that is a known scheme missing part of it: `redis//host`,
+/// `redis:/host`, `redis:host`. A bare `scheme:` followed by a digit is a host named like a
+/// scheme and its port (`redis:6379`), and one followed by an `@` somewhere is a user name and
+/// a password (`redis:secret@cache`): both are valid, and left alone.
+fn mistyped_scheme(raw: &str) -> Option<MistypedScheme<'_>> {
+    let word_end = raw
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '+'))
+        .unwrap_or(raw.len());
+    let scheme = Scheme::parse(&raw[..word_end])?;
+    let after = &raw[word_end..];
+    let typed_len = if after.starts_with("//") {
+        word_end + 2
+    } else if let Some(rest) = after.strip_prefix(':') {
+        let is_port = rest.starts_with(|c: char| c.is_ascii_digit());
+        if rest.starts_with('/') && scheme != Scheme::Unix {
+            word_end + 2
+        } else if rest.is_empty() || is_port || (rest.contains('@') && !rest.starts_with('/')) {
+            return None;
+        } else {
+            // `unix:/run/redis.sock` lacks the `//` before its absolute path: typed as `unix:`.
+            word_end + 1
+        }
+    } else {
+        return None;
+    };
+    Some(MistypedScheme {
+        typed: &raw[..typed_len],
+        word: &raw[..word_end],
+        scheme,
     })
 }
 

@@ -440,6 +440,106 @@ fn bad_values_name_the_variable_mask_the_value_and_say_what_is_valid() {
 }
 
 #[test]
+fn a_mistyped_scheme_is_named_as_such_with_the_password_masked() {
+    let cases = [
+        (
+            "redis//127.0.0.1:16379",
+            "redis//127.0.0.1:16379",
+            "redis//",
+            "redis",
+        ),
+        (
+            "rediss//cache:6380",
+            "rediss//cache:6380",
+            "rediss//",
+            "rediss",
+        ),
+        ("REDIS//cache", "REDIS//cache", "REDIS//", "redis"),
+        ("redis:/cache:6379", "redis:/cache:6379", "redis:/", "redis"),
+        ("redis:cache", "redis:cache", "redis:", "redis"),
+        (
+            "rediss:cache.internal:6380/0",
+            "rediss:cache.internal:6380/0",
+            "rediss:",
+            "rediss",
+        ),
+        ("redis:[::1]:6379", "redis:[::1]:6379", "redis:", "redis"),
+        (
+            "redis//:hunter2@cache",
+            "redis//:***@cache",
+            "redis//",
+            "redis",
+        ),
+        (
+            "redis:/app:hunter2@cache",
+            "redis:***@cache",
+            "redis:/",
+            "redis",
+        ),
+        (
+            "unix:/run/redis.sock",
+            "unix:/run/redis.sock",
+            "unix:",
+            "unix",
+        ),
+        (
+            "unix//run/redis.sock",
+            "unix//run/redis.sock",
+            "unix//",
+            "unix",
+        ),
+        (
+            "redis+unix:/run/r.sock",
+            "redis+unix:/run/r.sock",
+            "redis+unix:",
+            "redis+unix",
+        ),
+    ];
+    for (url, shown, typed, scheme) in cases {
+        let err = env(&[("REDIS_URL", url)]).unwrap_err();
+        let example = if scheme.ends_with("unix") {
+            "/run/redis/redis.sock"
+        } else {
+            "host:6379/0"
+        };
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "REDIS_URL={shown:?} is not valid: the scheme looks mistyped ({typed} instead of \
+                 {scheme}://, as in {scheme}://{example}); the scheme must be redis://, \
+                 rediss://, unix:// or redis+unix://"
+            )
+        );
+    }
+    // In a sentinel or cluster list too.
+    let err = env(&[("REDIS_CLUSTER_URLS", "redis://n1:7000,redis//n2:7001")]).unwrap_err();
+    assert_eq!(err.variable(), Some("REDIS_CLUSTER_URLS"));
+    assert!(
+        err.to_string().contains("redis// instead of redis://"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hosts_and_users_named_like_a_scheme_are_not_taken_for_one() {
+    let cases: &[(&str, &str)] = &[
+        ("redis", "redis://redis:6379/0"),
+        ("redis:6380", "redis://redis:6380/0"),
+        ("rediss:6380/2", "redis://rediss:6380/2"),
+        ("redis/1", "redis://redis:6379/1"),
+        ("unix:7000", "redis://unix:7000/0"),
+        ("redis:pw@cache", "redis://redis:pw@cache:6379/0"),
+        ("redis:app:pw@cache", "redis://redis:app%3Apw@cache:6379/0"),
+        ("redis-cache:6379", "redis://redis-cache:6379/0"),
+        ("redis.internal", "redis://redis.internal:6379/0"),
+        ("rediss1:6379", "redis://rediss1:6379/0"),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(url_of(&[("REDIS_URL", url)]), *expected, "{url}");
+    }
+}
+
+#[test]
 fn booleans_accept_the_usual_spellings() {
     for (value, tls) in [
         ("1", true),
@@ -613,6 +713,59 @@ proptest! {
             ("REDIS_AUTH_TOKEN", &password),
         ]);
         assert_hidden(&password, &cluster);
+    }
+
+    /// The scheme-less forms the README lists, with hosts and users named like schemes among
+    /// them, are all read as such: none is taken for a mistyped scheme.
+    #[test]
+    fn valid_scheme_less_forms_are_never_taken_for_a_mistyped_scheme(
+        host in prop_oneof![
+            "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9-]{0,10})?",
+            Just("redis".to_owned()),
+            Just("rediss".to_owned()),
+            Just("unix".to_owned()),
+        ],
+        user in prop_oneof!["[a-z][a-z0-9]{0,8}", Just("redis".to_owned())],
+        password in "[A-Za-z0-9]{1,12}",
+        port in 1u16..,
+        db in 0u32..16,
+    ) {
+        for value in [
+            host.clone(),
+            format!("{host}:{port}"),
+            format!("{host}:{port}/{db}"),
+            format!("{host}/{db}"),
+            format!("{user}:{password}@{host}"),
+            format!("{user}:{password}@{host}:{port}/{db}"),
+            format!(":{password}@{host}"),
+        ] {
+            let result = env(&[("REDIS_URL", &value)]);
+            prop_assert!(result.is_ok(), "{}: {:?}", value, result.err());
+        }
+    }
+
+    /// A known scheme missing its colon or a slash is named as such, whatever follows it.
+    #[test]
+    fn a_scheme_missing_its_colon_or_a_slash_is_always_named(
+        scheme in prop_oneof![
+            Just("redis"),
+            Just("rediss"),
+            Just("REDIS"),
+            Just("unix"),
+            Just("redis+unix"),
+        ],
+        host in "[a-z][a-z0-9.-]{0,15}",
+        port in proptest::option::of(1u16..),
+    ) {
+        let address = port.map_or_else(|| host.clone(), |port| format!("{host}:{port}"));
+        for value in [
+            format!("{scheme}//{address}"),
+            format!("{scheme}:/{address}"),
+            format!("{scheme}:{address}"),
+        ] {
+            let message = env(&[("REDIS_URL", &value)]).unwrap_err().to_string();
+            prop_assert!(message.contains("the scheme looks mistyped"), "{}", message);
+        }
     }
 
     #[test]
