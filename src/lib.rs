@@ -65,6 +65,7 @@ assert_eq!(app.oneshot(ready()).await.unwrap().status(), StatusCode::OK);
 //! | `axum` | yes | the layers answer with axum's `Body`; `UnavailableResponse` is an axum `IntoResponse`; `Router::merge(probe)` serves the probe's paths as routes |
 //! | `tonic` | no | the layers answer with tonic's `Body`, for `tonic::transport::Server::layer` |
 //! | `tonic-health` | no | `HealthMirror`: gRPC health checks that follow the handle (includes `tonic`) |
+//! | `serde` | no | `Serialize`/`Deserialize` for `RedisConfig`, `Timeouts` and `MonitorSettings`: settings from a file, durations as `"500ms"`, secrets never written back |
 //!
 //! To depend on it (a git dependency until it is on crates.io; Rust 1.88 or newer):
 //!
@@ -110,11 +111,19 @@ pub use redis_gate_deadpool::{
     ping,
 };
 
+#[cfg(feature = "serde")]
+pub use redis_gate_core::human_duration;
+
 /// The deadpool-redis (and, as `deadpool_redis::redis`, the redis-rs) that the monitor uses.
 #[cfg(feature = "deadpool")]
 #[doc(no_inline)]
 pub use redis_gate_deadpool::deadpool_redis;
 
-#[cfg(all(doctest, feature = "deadpool", feature = "tonic-health"))]
+#[cfg(all(
+    doctest,
+    feature = "deadpool",
+    feature = "tonic-health",
+    feature = "serde"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -77,6 +77,80 @@ impl Default for Backoff {
     }
 }
 
+/// `{ initial, max, jitter }`, the delays in human form (`initial = "100ms"`, `max = "2s"`).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Backoff {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        form::Backoff::from(*self).serialize(serializer)
+    }
+}
+
+/// `{ initial, max, jitter }`, each optional (a missing one keeps its default), an unknown name
+/// an error. The delays are durations in human form; as with [`Backoff::new`], a `max` below
+/// `initial` is raised to it. A `jitter` outside 0..=1 is an error (in code it is clamped).
+///
+/// ```
+/// # mod redis_gate { pub use redis_gate_core::*; }
+/// use std::time::Duration;
+/// use redis_gate::Backoff;
+///
+/// let backoff: Backoff = serde_json::from_str(r#"{ "initial": "1s", "max": "15s" }"#)?;
+/// assert_eq!(backoff, Backoff::new(Duration::from_secs(1), Duration::from_secs(15)));
+///
+/// let err = serde_json::from_str::<Backoff>(r#"{ "jitter": 2 }"#).unwrap_err();
+/// assert!(err.to_string().starts_with("jitter=2 is not valid"), "{err}");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Backoff {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let form = form::Backoff::deserialize(deserializer)?;
+        if !(0.0..=1.0).contains(&form.jitter) {
+            return Err(serde::de::Error::custom(format_args!(
+                "jitter={} is not valid: a fraction of each delay from 0 (none) to 1",
+                form.jitter
+            )));
+        }
+        Ok(Backoff::new(form.initial, form.max).jitter(form.jitter))
+    }
+}
+
+#[cfg(feature = "serde")]
+mod form {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::human_duration;
+
+    /// The fields, public; the type checks them.
+    #[derive(Deserialize, Serialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub(super) struct Backoff {
+        #[serde(with = "human_duration")]
+        pub(super) initial: Duration,
+        #[serde(with = "human_duration")]
+        pub(super) max: Duration,
+        pub(super) jitter: f64,
+    }
+
+    impl From<super::Backoff> for Backoff {
+        fn from(backoff: super::Backoff) -> Backoff {
+            Backoff {
+                initial: backoff.initial,
+                max: backoff.max,
+                jitter: backoff.jitter,
+            }
+        }
+    }
+
+    impl Default for Backoff {
+        fn default() -> Backoff {
+            Backoff::from(super::Backoff::default())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,9 @@
 //!
 //! It also holds what any monitor of any dependency shares: [`MonitorSettings`] (check interval,
 //! fall and rise, [`Backoff`], [`StartupPolicy`], stall timeout), the classified [`CheckError`],
-//! and [`redact`], the one function that decides what a secret looks like.
+//! and [`redact`], the one function that decides what a secret looks like. With the `serde`
+//! feature the settings read from and write to configuration files, durations in human form
+//! (`"500ms"`), through `human_duration`.
 //!
 //! This crate knows nothing about Redis or HTTP; the layers live in `redis-gate-tower` and the
 //! Redis monitor in `redis-gate-deadpool`.
@@ -37,6 +39,8 @@
 
 mod backoff;
 mod check;
+#[cfg(feature = "serde")]
+pub mod human_duration;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod monitor;

@@ -82,3 +82,230 @@ impl Default for MonitorSettings {
         }
     }
 }
+
+/// `"degraded"` or `"fail_closed"`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for StartupPolicy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        form::StartupPolicy::serialize(self, serializer)
+    }
+}
+
+/// `"degraded"` or `"fail_closed"`.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for StartupPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        form::StartupPolicy::deserialize(deserializer)
+    }
+}
+
+/// A table with the fields' names; durations in human form (`"500ms"`, `"2s"`, see
+/// [`human_duration`](crate::human_duration)), `stall_timeout` left out when derived.
+#[cfg(feature = "serde")]
+impl serde::Serialize for MonitorSettings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        form::MonitorSettings::serialize(self, serializer)
+    }
+}
+
+/// A table with the fields' names, each optional (a missing one keeps its default); an unknown
+/// name is an error, so that a misspelt setting is not silently left at its default. Durations
+/// are strings in human form, greater than 0.
+///
+/// ```
+/// # mod redis_gate { pub use redis_gate_core::*; }
+/// use std::time::Duration;
+/// use redis_gate::{MonitorSettings, StartupPolicy};
+///
+/// let settings: MonitorSettings = serde_json::from_str(
+///     r#"{ "check_interval": "500ms", "startup": "fail_closed", "backoff": { "max": "15s" } }"#,
+/// )?;
+/// assert_eq!(settings.check_interval, Duration::from_millis(500));
+/// assert_eq!(settings.startup, StartupPolicy::FailClosed);
+/// assert_eq!(settings.backoff.max(), Duration::from_secs(15));
+/// assert_eq!(settings.fall, MonitorSettings::default().fall);
+///
+/// let typo = serde_json::from_str::<MonitorSettings>(r#"{ "check_intervall": "1s" }"#);
+/// assert!(typo.unwrap_err().to_string().contains("unknown field `check_intervall`"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for MonitorSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        form::MonitorSettings::deserialize(deserializer)
+    }
+}
+
+/// The serde forms, derived against the public types (serde's `remote`), so that a field added
+/// to a type and not here does not compile.
+#[cfg(feature = "serde")]
+mod form {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::{Backoff, human_duration};
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(remote = "super::StartupPolicy", rename_all = "snake_case")]
+    pub(super) enum StartupPolicy {
+        Degraded,
+        FailClosed,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(
+        remote = "super::MonitorSettings",
+        default = "super::MonitorSettings::default",
+        deny_unknown_fields
+    )]
+    pub(super) struct MonitorSettings {
+        #[serde(with = "human_duration")]
+        check_interval: Duration,
+        fall: u32,
+        rise: u32,
+        backoff: Backoff,
+        startup: super::StartupPolicy,
+        #[serde(with = "human_duration")]
+        startup_timeout: Duration,
+        startup_attempts: u32,
+        #[serde(
+            with = "human_duration::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        stall_timeout: Option<Duration>,
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn read(value: serde_json::Value) -> Result<MonitorSettings, String> {
+        serde_json::from_value(value).map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn settings_round_trip_with_durations_in_human_form() {
+        let settings = MonitorSettings {
+            check_interval: Duration::from_millis(500),
+            fall: 3,
+            rise: 2,
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(15)).jitter(0.25),
+            startup: StartupPolicy::FailClosed,
+            startup_timeout: Duration::from_millis(1500),
+            startup_attempts: 5,
+            stall_timeout: Some(Duration::from_secs(90)),
+        };
+        let written = serde_json::to_value(settings).unwrap();
+        assert_eq!(
+            written,
+            json!({
+                "check_interval": "500ms",
+                "fall": 3,
+                "rise": 2,
+                "backoff": { "initial": "1s", "max": "15s", "jitter": 0.25 },
+                "startup": "fail_closed",
+                "startup_timeout": "1s 500ms",
+                "startup_attempts": 5,
+                "stall_timeout": "1m 30s",
+            })
+        );
+        assert_eq!(read(written), Ok(settings));
+    }
+
+    #[test]
+    fn the_defaults_write_no_stall_timeout_and_read_back_the_same() {
+        let written = serde_json::to_value(MonitorSettings::default()).unwrap();
+        assert_eq!(written.get("stall_timeout"), None, "{written}");
+        assert_eq!(written["startup"], "degraded");
+        assert_eq!(read(written), Ok(MonitorSettings::default()));
+    }
+
+    #[test]
+    fn missing_fields_keep_their_defaults() {
+        assert_eq!(read(json!({})), Ok(MonitorSettings::default()));
+        let settings = read(json!({ "rise": 4, "backoff": { "max": "10s" } })).unwrap();
+        let defaults = MonitorSettings::default();
+        assert_eq!(settings.rise, 4);
+        assert_eq!(settings.check_interval, defaults.check_interval);
+        assert_eq!(settings.backoff.initial(), defaults.backoff.initial());
+        assert_eq!(settings.backoff.max(), Duration::from_secs(10));
+        assert_eq!(settings.stall_timeout, None);
+    }
+
+    #[test]
+    fn human_durations_in_any_of_the_usual_spellings() {
+        for (text, expected) in [
+            ("500ms", Duration::from_millis(500)),
+            ("2s", Duration::from_secs(2)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("1m 30s", Duration::from_secs(90)),
+            ("2 seconds", Duration::from_secs(2)),
+            ("250 ms", Duration::from_millis(250)),
+        ] {
+            let settings = read(json!({ "check_interval": text })).unwrap();
+            assert_eq!(settings.check_interval, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_say_what_was_given_and_what_is_valid() {
+        for (value, says) in [
+            (json!("1500"), r#""1500" is not a duration"#),
+            (json!("2 parsecs"), r#""2 parsecs" is not a duration"#),
+            (json!("-1s"), r#""-1s" is not a duration"#),
+            (json!(""), r#""" is not a duration"#),
+            (
+                json!("0s"),
+                r#""0s" is not valid: a duration greater than 0"#,
+            ),
+            (
+                json!(1500),
+                "invalid type: integer `1500`, expected a duration",
+            ),
+        ] {
+            for field in ["check_interval", "startup_timeout", "stall_timeout"] {
+                let err = read(json!({ field: value })).unwrap_err();
+                assert!(err.starts_with(says), "{field}={value}: {err}");
+                assert!(err.contains(r#"such as "500ms", "2s""#), "{err}");
+            }
+            let err = read(json!({ "backoff": { "initial": value } })).unwrap_err();
+            assert!(err.starts_with(says), "backoff.initial={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_words_are_errors_that_list_the_valid_ones() {
+        let err = read(json!({ "check_intervall": "1s" })).unwrap_err();
+        assert!(
+            err.starts_with("unknown field `check_intervall`, expected one of `check_interval`")
+        );
+        let err = read(json!({ "backoff": { "cap": "1s" } })).unwrap_err();
+        assert!(err.starts_with("unknown field `cap`, expected one of `initial`, `max`, `jitter`"));
+        let err = read(json!({ "startup": "fail-closed" })).unwrap_err();
+        assert!(
+            err.starts_with("unknown variant `fail-closed`, expected `degraded` or `fail_closed`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn backoff_jitter_outside_zero_to_one_is_an_error_and_a_low_cap_is_raised() {
+        for jitter in [json!(-0.1), json!(1.5)] {
+            let err = read(json!({ "backoff": { "jitter": jitter } })).unwrap_err();
+            assert!(
+                err.starts_with(&format!("jitter={jitter} is not valid")),
+                "{err}"
+            );
+        }
+        let settings = read(json!({ "backoff": { "jitter": 1 } })).unwrap();
+        assert_eq!(settings.backoff, Backoff::default().jitter(1.0));
+        let settings = read(json!({ "backoff": { "initial": "5s", "max": "1s" } })).unwrap();
+        assert_eq!(settings.backoff.max(), Duration::from_secs(5));
+    }
+}

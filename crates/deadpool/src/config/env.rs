@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use redis_gate_core::{Backoff, StartupPolicy};
 
-use super::parse::{Parsed, parse_host, parse_list, parse_node, read_ca_file};
-use super::topology::{Address, Credentials, DataNodes, Node, Secret, Topology};
+use super::parse::{
+    POOL_SIZE, Parsed, parse_host, parse_list, parse_node, parse_seeds, pool_size, read_ca_file,
+};
+use super::topology::{Address, Credentials, DataNodes, Node, Topology};
 use super::topology::{DEFAULT_PORT, DEFAULT_SENTINEL_PORT};
 use super::{ConfigError, RedisConfig, Source, bare_userinfo_warning};
 
@@ -28,7 +30,7 @@ struct Vars {
     fail_closed: Option<bool>,
     check_interval: Option<Duration>,
     stall_timeout: Option<Duration>,
-    pool_size: Option<u32>,
+    pool_size: Option<usize>,
     backoff_initial: Option<Duration>,
     backoff_max: Option<Duration>,
     write_check: Option<bool>,
@@ -131,12 +133,10 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             .transpose()
     }
 
-    fn pool_size(&self, name: &'static str) -> Result<Option<u32>, ConfigError> {
-        const EXPECTED: &str = "a pool size of at least 1";
-        match self.number(name, EXPECTED)? {
-            Some(0) => Err(ConfigError::invalid(name, "0", EXPECTED)),
-            size => Ok(size),
-        }
+    fn pool_size(&self, name: &'static str) -> Result<Option<usize>, ConfigError> {
+        self.number(name, POOL_SIZE)?
+            .map(|size| pool_size(name, size as usize))
+            .transpose()
     }
 
     fn port(&self, name: &'static str) -> Result<Option<u16>, ConfigError> {
@@ -198,15 +198,8 @@ pub(super) fn resolve(
                  sentinel, not both",
             ));
         }
-        let mut nodes = parse_list("REDIS_CLUSTER_URLS", seeds.split(','), tls, DEFAULT_PORT)?;
+        let mut nodes = parse_seeds("REDIS_CLUSTER_URLS", seeds.split(','), tls)?;
         for node in &mut nodes {
-            if node.db != 0 {
-                return Err(ConfigError::invalid(
-                    "REDIS_CLUSTER_URLS",
-                    seeds,
-                    "seed nodes without a database: Redis Cluster has only database 0",
-                ));
-            }
             fill_credentials(&mut node.credentials, &vars);
         }
         ignored("REDIS_CLUSTER_URLS", &mut warnings);
@@ -291,7 +284,7 @@ pub(super) fn resolve(
 
     let mut cfg = RedisConfig::new(topology, source, warnings);
     if let Some(path) = &vars.tls_ca_file {
-        cfg.tls_ca = Some(read_ca_file(path)?.into());
+        cfg.tls_ca = Some(read_ca_file("REDIS_TLS_CA_FILE", path)?.into());
     }
     apply_tuning(&mut cfg, &vars);
     Ok(cfg)
@@ -299,15 +292,11 @@ pub(super) fn resolve(
 
 /// `REDIS_USERNAME` and `REDIS_AUTH_TOKEN` fill what a node's own URL leaves out.
 fn fill_credentials(credentials: &mut Credentials, vars: &Vars) {
-    if credentials.username.is_none() {
-        credentials.username = vars.username.clone();
-    }
-    if credentials.password.is_none() {
-        credentials.password = vars
-            .password
-            .as_ref()
-            .map(|(_, password)| Secret(password.clone()));
-    }
+    let password = vars
+        .password
+        .as_ref()
+        .map(|(_, password)| password.as_str());
+    credentials.fill_gaps(vars.username.as_deref(), password);
 }
 
 fn apply_tuning(cfg: &mut RedisConfig, vars: &Vars) {
@@ -331,7 +320,7 @@ fn apply_tuning(cfg: &mut RedisConfig, vars: &Vars) {
         cfg.monitor.stall_timeout = Some(timeout);
     }
     if let Some(size) = vars.pool_size {
-        cfg.pool_size = size as usize;
+        cfg.pool_size = size;
     }
     if vars.backoff_initial.is_some() || vars.backoff_max.is_some() {
         let backoff = cfg.monitor.backoff;

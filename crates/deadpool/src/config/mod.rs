@@ -3,9 +3,12 @@
 //! - `topology`: the deployment shape, each variant with its own nodes and credentials;
 //! - `parse`: one URL or host into a node, with errors that say what to fix;
 //! - `env`: the `REDIS_*` rules, each variable read once;
+//! - `file`: the form of a configuration file, for serde (feature `serde`);
 //! - here: the public [`RedisConfig`], plain data in deadpool's spirit.
 
 mod env;
+#[cfg(feature = "serde")]
+mod file;
 mod parse;
 mod topology;
 
@@ -40,6 +43,57 @@ pub use self::topology::{DataNodes, Node, Topology};
 /// assert!(cfg.is_tls());
 /// # Ok::<(), redis_gate::ConfigError>(())
 /// ```
+#[cfg_attr(
+    feature = "serde",
+    doc = r##"
+With the `serde` feature it also reads from a configuration file (TOML here; JSON, YAML,
+figment and config-rs alike) in the shape people write by hand, with the defaults of
+[`from_env`](Self::from_env) for what the file leaves out, and the same checks. Written back
+(say, to log the settings in force), it has the same shape without the password:
+
+```
+# mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_deadpool::*; }
+use std::time::Duration;
+use redis_gate::{RedisConfig, StartupPolicy};
+
+let cfg: RedisConfig = toml::from_str(
+    r#"
+    url = "rediss://app:hunter2@cache.internal:6380/0"
+
+    [timeouts]
+    connect = "1s"
+
+    [monitor]
+    check_interval = "500ms"
+    startup = "fail_closed"
+    "#,
+)?;
+assert_eq!(cfg.to_string(), "rediss://app:***@cache.internal:6380/0");
+assert_eq!(cfg.timeouts.connect, Duration::from_secs(1));
+assert_eq!(cfg.timeouts.response, Duration::from_millis(500)); // the default
+assert_eq!(cfg.monitor.startup, StartupPolicy::FailClosed);
+
+let written = toml::to_string(&cfg)?;
+assert!(written.contains(r#"url = "rediss://cache.internal:6380/0""#));
+assert!(written.contains(r#"username = "app""#));
+assert!(written.contains(r#"check_interval = "500ms""#));
+assert!(!written.contains("hunter2"));
+
+// A bad value names the field, masks the password and says what would be valid.
+let err = toml::from_str::<RedisConfig>(r#"url = "redis://app:hunter2@cache:99999""#);
+assert_eq!(
+    err.unwrap_err().message(),
+    r#"url="redis://app:***@cache:99999" is not valid: the port must be a number from 1 to 65535"#,
+);
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+A sentinel deployment is `sentinels = ["s1:26379", "s2:26379"]` with `master = "mymaster"`
+(and `username`, `password`, `db`, `tls` for the master), a cluster `cluster = ["n1:7000",
+"n2:7001"]`; see the [`Deserialize`](#impl-Deserialize%3C'de%3E-for-RedisConfig) and
+[`Serialize`](#impl-Serialize-for-RedisConfig) impls for every field and for what is left out.
+"##
+)]
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct RedisConfig {

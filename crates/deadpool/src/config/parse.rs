@@ -6,7 +6,7 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::ConfigError;
-use super::topology::{Address, Credentials, Node, Secret, Tls};
+use super::topology::{Address, Credentials, DEFAULT_PORT, Node, Secret, Tls};
 
 /// A parsed URL, and whether its userinfo had no colon: `redis://TOKEN@host` is read as a user
 /// name, which is masked like a token and worth a warning.
@@ -268,6 +268,34 @@ pub(crate) fn parse_list<'a>(
     Ok(nodes)
 }
 
+/// Parses Redis Cluster seed nodes: a list of addresses, none with a database.
+pub(crate) fn parse_seeds<'a>(
+    variable: &'static str,
+    entries: impl IntoIterator<Item = &'a str>,
+    tls: bool,
+) -> Result<Vec<Node>, ConfigError> {
+    let nodes = parse_list(variable, entries, tls, DEFAULT_PORT)?;
+    if let Some(node) = nodes.iter().find(|node| node.db != 0) {
+        return Err(ConfigError::invalid(
+            variable,
+            &node.to_string(),
+            "seed nodes without a database: Redis Cluster has only database 0",
+        ));
+    }
+    Ok(nodes)
+}
+
+/// What a pool size must be.
+pub(crate) const POOL_SIZE: &str = "a pool size of at least 1";
+
+/// Checks a pool size: a pool of no connections serves nobody.
+pub(crate) fn pool_size(variable: &'static str, size: usize) -> Result<usize, ConfigError> {
+    match size {
+        0 => Err(ConfigError::invalid(variable, "0", POOL_SIZE)),
+        size => Ok(size),
+    }
+}
+
 /// Checks a `REDIS_HOST` value: a host name or IP address, nothing more.
 pub(crate) fn parse_host(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
     if raw.contains("://") {
@@ -300,11 +328,11 @@ pub(crate) fn parse_host(variable: &'static str, raw: &str) -> Result<String, Co
 
 /// Reads a CA bundle: a regular file of at most 1 MiB (never a device or a pipe that could hang
 /// or exhaust memory).
-pub(crate) fn read_ca_file(path: &str) -> Result<Vec<u8>, ConfigError> {
+pub(crate) fn read_ca_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError> {
     const MAX_BYTES: u64 = 1 << 20;
     let invalid = |why: String| {
         ConfigError::invalid(
-            "REDIS_TLS_CA_FILE",
+            variable,
             path,
             format!("a readable PEM file of CA certificates, at most 1 MiB ({why})"),
         )

@@ -126,20 +126,26 @@ impl Topology {
         }
     }
 
+    /// The credentials the configuration shows: the server's, the data nodes' (not the
+    /// sentinels' own), or the first cluster seed's.
+    pub(crate) fn credentials(&self) -> &Credentials {
+        match self {
+            Topology::Standalone(node) => &node.credentials,
+            Topology::Sentinel { data_nodes, .. } => &data_nodes.credentials,
+            Topology::Cluster(seeds) => &seeds[0].credentials,
+        }
+    }
+
     /// The configuration as one URL with every secret in it, for [`redact`] to mask: the one
     /// way `Display` and `Debug` show a configuration.
     fn write_revealed(&self, f: &mut String) -> fmt::Result {
-        let (scheme, credentials, nodes) = match self {
-            Topology::Standalone(node) => return node.write_revealed(f),
-            Topology::Sentinel {
-                sentinels,
-                data_nodes,
-                ..
-            } => ("redis+sentinel", &data_nodes.credentials, sentinels),
-            Topology::Cluster(seeds) => ("redis+cluster", &seeds[0].credentials, seeds),
+        let (scheme, nodes) = match self {
+            Topology::Standalone(node) => return node.write_url(f, Some(&node.credentials), true),
+            Topology::Sentinel { sentinels, .. } => ("redis+sentinel", sentinels),
+            Topology::Cluster(seeds) => ("redis+cluster", seeds),
         };
         write!(f, "{scheme}{}://", if self.is_tls() { "s" } else { "" })?;
-        credentials.write_userinfo(f)?;
+        self.credentials().write_userinfo(f)?;
         for (i, node) in nodes.iter().enumerate() {
             let separator = if i == 0 { "" } else { "," };
             write!(f, "{separator}{}", node.address())?;
@@ -214,25 +220,56 @@ impl Node {
     /// The URL with the real password, for the Redis client only. Never log it.
     pub(crate) fn revealed_url(&self) -> String {
         let mut url = String::new();
-        let _ = self.write_revealed(&mut url);
+        let _ = self.write_url(&mut url, Some(&self.credentials), true);
         url
     }
 
-    fn write_revealed(&self, f: &mut String) -> fmt::Result {
+    /// The URL without credentials, as a configuration file holds it (secrets go apart), and
+    /// with the database only when `with_db` (a server's URL; not a sentinel's or a seed's).
+    #[cfg(feature = "serde")]
+    pub(crate) fn public_url(&self, with_db: bool) -> String {
+        let mut url = String::new();
+        let _ = self.write_url(&mut url, None, with_db);
+        url
+    }
+
+    fn write_url(
+        &self,
+        f: &mut String,
+        credentials: Option<&Credentials>,
+        with_db: bool,
+    ) -> fmt::Result {
         write!(f, "{}://", self.scheme())?;
         match &self.address {
             Address::Unix { path } => {
-                write!(f, "{path}?db={}", self.db)?;
-                if let Some(user) = &self.credentials.username {
-                    write!(f, "&user={}", utf8_percent_encode(user, USERINFO))?;
+                f.write_str(path)?;
+                let mut separator = '?';
+                let mut parameter = |f: &mut String, key: &str, value: &dyn fmt::Display| {
+                    let result = write!(f, "{separator}{key}={value}");
+                    separator = '&';
+                    result
+                };
+                if with_db {
+                    parameter(f, "db", &self.db)?;
                 }
-                if let Some(Secret(password)) = &self.credentials.password {
-                    write!(f, "&pass={}", utf8_percent_encode(password, USERINFO))?;
+                let (user, password) = credentials
+                    .map(|c| (c.username.as_deref(), c.password.as_ref()))
+                    .unwrap_or_default();
+                if let Some(user) = user {
+                    parameter(f, "user", &utf8_percent_encode(user, USERINFO))?;
+                }
+                if let Some(Secret(password)) = password {
+                    parameter(f, "pass", &utf8_percent_encode(password, USERINFO))?;
                 }
             }
             Address::Tcp { host, port, tls } => {
-                self.credentials.write_userinfo(f)?;
-                write!(f, "{host}:{port}/{}", self.db)?;
+                if let Some(credentials) = credentials {
+                    credentials.write_userinfo(f)?;
+                }
+                write!(f, "{host}:{port}")?;
+                if with_db {
+                    write!(f, "/{}", self.db)?;
+                }
                 if tls.is_some_and(|tls| tls.insecure) {
                     f.write_str("#insecure")?;
                 }
@@ -243,6 +280,17 @@ impl Node {
 }
 
 impl Credentials {
+    /// Fills what a node's own URL leaves out: the user name and the password given apart
+    /// (`REDIS_USERNAME` and `REDIS_AUTH_TOKEN`, or a file's `username` and `password`).
+    pub(crate) fn fill_gaps(&mut self, username: Option<&str>, password: Option<&str>) {
+        if self.username.is_none() {
+            self.username = username.map(str::to_owned);
+        }
+        if self.password.is_none() {
+            self.password = password.map(|password| Secret(password.to_owned()));
+        }
+    }
+
     fn write_userinfo(&self, f: &mut String) -> fmt::Result {
         let user = self
             .username
