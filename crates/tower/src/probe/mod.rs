@@ -19,27 +19,12 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::{json_response, json_string, no_store, text_response};
+use crate::paths::{
+    DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS, length_bit,
+};
 use crate::{BodyFromBytes, ResponseFuture};
 
-/// The liveness paths a new [`ReadinessProbeLayer`] answers.
-pub const DEFAULT_LIVENESS_PATHS: [&str; 2] = ["/health", "/health/live"];
-/// The readiness paths a new [`ReadinessProbeLayer`] answers.
-pub const DEFAULT_READINESS_PATHS: [&str; 3] = ["/ready", "/healthz", "/health/ready"];
-/// The startup paths a new [`ReadinessProbeLayer`] answers.
-pub const DEFAULT_STARTUP_PATHS: [&str; 1] = ["/startup"];
-/// The conventional details path, for [`ReadinessProbeLayer::details_path`].
-pub const DEFAULT_DETAILS_PATH: &str = "/health/dependencies";
-
 const LIVENESS_BODY: &[u8] = br#"{"status":"UP"}"#;
-
-/// True for the paths a new [`ReadinessProbeLayer`] answers (and the conventional details
-/// path), which `RequireRedis` lets through by default.
-pub(crate) fn is_default_path(path: &str) -> bool {
-    DEFAULT_LIVENESS_PATHS.contains(&path)
-        || DEFAULT_READINESS_PATHS.contains(&path)
-        || DEFAULT_STARTUP_PATHS.contains(&path)
-        || path == DEFAULT_DETAILS_PATH
-}
 
 /// Layer that applies [`ReadinessProbe`]: liveness and readiness endpoints that read
 /// availability handles and never do I/O.
@@ -495,7 +480,8 @@ impl ReadinessProbeLayer {
         self.probe.drain.clone()
     }
 
-    /// Turns on the details endpoint at `path` (conventionally [`DEFAULT_DETAILS_PATH`]).
+    /// Turns on the details endpoint at `path` (conventionally
+    /// [`DEFAULT_DETAILS_PATH`](crate::DEFAULT_DETAILS_PATH)).
     ///
     /// It always answers `200` (readiness is what decides) with the verdict and, per check:
     ///
@@ -601,34 +587,6 @@ fn is_verbose(query: Option<&str>) -> bool {
         })
     })
 }
-
-/// The bit for `path` in a mask of path lengths (bit 63: 63 bytes or longer), with which most
-/// paths are told apart from a short list by their length alone.
-#[inline]
-pub(crate) const fn length_bit(path: &str) -> u64 {
-    1 << if path.len() < 63 { path.len() } else { 63 }
-}
-
-/// The [`length_bit`]s of every path [`is_default_path`] accepts.
-pub(crate) const DEFAULT_PATH_LENGTHS: u64 = {
-    let mut mask = length_bit(DEFAULT_DETAILS_PATH);
-    let mut i = 0;
-    while i < DEFAULT_LIVENESS_PATHS.len() {
-        mask |= length_bit(DEFAULT_LIVENESS_PATHS[i]);
-        i += 1;
-    }
-    let mut i = 0;
-    while i < DEFAULT_READINESS_PATHS.len() {
-        mask |= length_bit(DEFAULT_READINESS_PATHS[i]);
-        i += 1;
-    }
-    let mut i = 0;
-    while i < DEFAULT_STARTUP_PATHS.len() {
-        mask |= length_bit(DEFAULT_STARTUP_PATHS[i]);
-        i += 1;
-    }
-    mask
-};
 
 impl Probe {
     fn update_lengths(&mut self) {

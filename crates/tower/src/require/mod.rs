@@ -18,7 +18,7 @@ use tower_service::Service;
 use self::json::JsonBodies;
 use self::retry::RetryPolicy;
 use crate::body::no_store;
-use crate::probe::length_bit;
+use crate::paths::{DEFAULT_PATH_LENGTHS, is_default_path, length_bit};
 use crate::{BodyFromBytes, ResponseFuture};
 
 /// The error message of the default body.
@@ -237,7 +237,7 @@ impl RequireRedisLayer {
                 exempt: Vec::new(),
                 exempt_probe_paths: true,
                 exempt_prefixes: Vec::new(),
-                exempt_lengths: crate::probe::DEFAULT_PATH_LENGTHS,
+                exempt_lengths: DEFAULT_PATH_LENGTHS,
                 error: DEFAULT_ERROR.into(),
                 error_code: DEFAULT_ERROR_CODE.into(),
                 body: Body::Json(Arc::new(body)),
@@ -427,7 +427,7 @@ where
 impl Gate {
     fn is_exempt(&self, path: &str) -> bool {
         let exact = self.exempt_lengths & length_bit(path) != 0
-            && ((self.exempt_probe_paths && crate::probe::is_default_path(path))
+            && ((self.exempt_probe_paths && is_default_path(path))
                 || self.exempt.iter().any(|exempt| path == &**exempt));
         exact
             || self.exempt_prefixes.iter().any(|prefix| {
