@@ -33,6 +33,7 @@
 mod body;
 mod check;
 mod future;
+mod middleware;
 mod paths;
 mod probe;
 mod require;

@@ -6,7 +6,6 @@ mod router;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{ALLOW, AUTHORIZATION};
@@ -16,13 +15,12 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 use tower_layer::Layer;
-use tower_service::Service;
 
-use crate::body::{json_response, json_string, no_store, text_response};
+use crate::body::{BodyFromBytes, json_response, json_string, no_store, text_response};
+use crate::middleware::{AnswerEarly, impl_answer_early_service, impl_inner_accessors};
 use crate::paths::{
     DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS, length_bit,
 };
-use crate::{BodyFromBytes, ResponseFuture};
 
 const LIVENESS_BODY: &[u8] = br#"{"status":"UP"}"#;
 
@@ -537,43 +535,18 @@ impl<S> Layer<S> for ReadinessProbeLayer {
     }
 }
 
-impl<S> ReadinessProbe<S> {
-    /// A reference to the inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+impl_inner_accessors!(ReadinessProbe {});
 
-    /// A mutable reference to the inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
+impl_answer_early_service!(ReadinessProbe, probe);
 
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ReadinessProbe<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: BodyFromBytes,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
-
+impl AnswerEarly for Probe {
     #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    #[inline]
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.probe.endpoint(&req) {
-            None => ResponseFuture::inner(self.inner.call(req)),
-            Some(endpoint) => ResponseFuture::early(self.probe.answer(endpoint, &req)),
-        }
+    fn answer_early<ReqBody, ResBody: BodyFromBytes>(
+        &self,
+        req: &Request<ReqBody>,
+    ) -> Option<Response<ResBody>> {
+        let endpoint = self.endpoint(req)?;
+        Some(self.answer(endpoint, req))
     }
 }
 

@@ -7,19 +7,18 @@ mod retry;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::header::{CACHE_CONTROL, RETRY_AFTER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use redis_gate_core::{Availability, Reading, Status};
 use tower_layer::Layer;
-use tower_service::Service;
 
 use self::json::JsonBodies;
 use self::retry::RetryPolicy;
+use crate::body::BodyFromBytes;
 use crate::body::no_store;
+use crate::middleware::{AnswerEarly, impl_answer_early_service, impl_inner_accessors};
 use crate::paths::{DEFAULT_PATH_LENGTHS, is_default_path, length_bit};
-use crate::{BodyFromBytes, ResponseFuture};
 
 /// The error message of the default body.
 pub const DEFAULT_ERROR: &str = "Service Temporarily Unavailable";
@@ -377,49 +376,26 @@ impl<S> Layer<S> for RequireRedisLayer {
     }
 }
 
-impl<S> RequireRedis<S> {
+impl_inner_accessors!(RequireRedis {
     /// Gates `inner` on `availability` with the default response.
     pub fn new(inner: S, availability: Availability) -> Self {
         RequireRedisLayer::new(availability).layer(inner)
     }
+});
 
-    /// A reference to the inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+impl_answer_early_service!(RequireRedis, gate);
 
-    /// A mutable reference to the inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireRedis<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: BodyFromBytes,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
-
+impl AnswerEarly for Gate {
     #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    #[inline]
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let reading = self.gate.availability.reading();
-        if reading.is_available() || self.gate.is_exempt(req.uri().path()) {
-            ResponseFuture::inner(self.inner.call(req))
+    fn answer_early<ReqBody, ResBody: BodyFromBytes>(
+        &self,
+        req: &Request<ReqBody>,
+    ) -> Option<Response<ResBody>> {
+        let reading = self.availability.reading();
+        if reading.is_available() || self.is_exempt(req.uri().path()) {
+            None
         } else {
-            ResponseFuture::early(self.gate.reject(reading, grpc::is_grpc(&req)))
+            Some(self.reject(reading, grpc::is_grpc(req)))
         }
     }
 }
