@@ -6,15 +6,25 @@ use http::{Request, Response};
 use crate::body::BodyFromBytes;
 
 /// The decision of a middleware that may answer a request itself ([`RequireRedis`]'s gate, the
-/// probe), which [`impl_answer_early_service`] turns into its `Service` impl.
+/// probe), which [`impl_answer_early_service`] turns into its `Service` impl. The decision is
+/// split in two so the pass path stays small: a cheap look at every request, and the answer
+/// only for the requests the middleware answers.
 ///
 /// [`RequireRedis`]: crate::RequireRedis
 pub(crate) trait AnswerEarly {
-    /// The response to give without calling the inner service, or `None` to pass `req` on.
+    /// What the look found in a request the middleware answers: the handle's reading for the
+    /// gate, the endpoint for the probe.
+    type Reason: Copy;
+
+    /// `Some` when the middleware answers `req` itself, `None` to pass it on.
+    fn reason_to_answer<ReqBody>(&self, req: &Request<ReqBody>) -> Option<Self::Reason>;
+
+    /// The response to give for `reason`, without calling the inner service.
     fn answer_early<ReqBody, ResBody: BodyFromBytes>(
         &self,
+        reason: Self::Reason,
         req: &Request<ReqBody>,
-    ) -> Option<Response<ResBody>>;
+    ) -> Response<ResBody>;
 }
 
 /// The inherent impl of a middleware `$service<S>` with an `inner: S` field: the items given
@@ -70,9 +80,12 @@ macro_rules! impl_answer_early_service {
 
             #[inline]
             fn call(&mut self, req: ::http::Request<ReqBody>) -> Self::Future {
-                match $crate::middleware::AnswerEarly::answer_early(&*self.$decider, &req) {
+                use $crate::middleware::AnswerEarly as _;
+                match self.$decider.reason_to_answer(&req) {
                     None => $crate::future::ResponseFuture::inner(self.inner.call(req)),
-                    Some(res) => $crate::future::ResponseFuture::early(res),
+                    Some(reason) => $crate::future::ResponseFuture::early(
+                        self.$decider.answer_early(reason, &req),
+                    ),
                 }
             }
         }

@@ -27,13 +27,20 @@ pub(super) struct Probe {
 }
 
 impl AnswerEarly for Probe {
+    type Reason = Endpoint;
+
+    #[inline]
+    fn reason_to_answer<ReqBody>(&self, req: &Request<ReqBody>) -> Option<Endpoint> {
+        self.endpoint(req)
+    }
+
     #[inline]
     fn answer_early<ReqBody, ResBody: BodyFromBytes>(
         &self,
+        endpoint: Endpoint,
         req: &Request<ReqBody>,
-    ) -> Option<Response<ResBody>> {
-        let endpoint = self.endpoint(req)?;
-        Some(self.answer(endpoint, req))
+    ) -> Response<ResBody> {
+        self.answer(endpoint, req)
     }
 }
 

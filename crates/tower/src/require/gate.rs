@@ -69,17 +69,25 @@ pub(super) enum Body {
 }
 
 impl AnswerEarly for Gate {
+    type Reason = Reading;
+
     #[inline]
-    fn answer_early<ReqBody, ResBody: BodyFromBytes>(
-        &self,
-        req: &Request<ReqBody>,
-    ) -> Option<Response<ResBody>> {
+    fn reason_to_answer<ReqBody>(&self, req: &Request<ReqBody>) -> Option<Reading> {
         let reading = self.availability.reading();
         if reading.is_available() || self.is_exempt(req.uri().path()) {
             None
         } else {
-            Some(self.reject(reading, grpc::is_grpc(req)))
+            Some(reading)
         }
+    }
+
+    #[inline]
+    fn answer_early<ReqBody, ResBody: BodyFromBytes>(
+        &self,
+        reading: Reading,
+        req: &Request<ReqBody>,
+    ) -> Response<ResBody> {
+        self.reject(reading, grpc::is_grpc(req))
     }
 }
 
