@@ -7,6 +7,8 @@ use redis_gate_core::Availability;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::middleware::impl_inner_accessors;
+
 /// Layer that applies [`CheckRedis`]: tell the handler whether Redis is available, and let it
 /// decide.
 ///
@@ -75,7 +77,7 @@ pub struct CheckRedis<S> {
     availability: Availability,
 }
 
-impl<S> CheckRedis<S> {
+impl_inner_accessors!(CheckRedis {
     /// Annotates requests to `inner` with the reading of `availability`.
     pub fn new(inner: S, availability: Availability) -> Self {
         CheckRedis {
@@ -83,22 +85,7 @@ impl<S> CheckRedis<S> {
             availability,
         }
     }
-
-    /// A reference to the inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// A mutable reference to the inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+});
 
 impl<S, ReqBody> Service<Request<ReqBody>> for CheckRedis<S>
 where

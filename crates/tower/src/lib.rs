@@ -33,6 +33,8 @@
 mod body;
 mod check;
 mod future;
+mod middleware;
+mod paths;
 mod probe;
 mod require;
 #[cfg(feature = "tonic-health")]
@@ -41,10 +43,10 @@ mod tonic_health;
 pub use body::{BodyFromBytes, GateBody};
 pub use check::{CheckRedis, CheckRedisLayer};
 pub use future::ResponseFuture;
-pub use probe::{
+pub use paths::{
     DEFAULT_DETAILS_PATH, DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS,
-    Drain, ReadinessProbe, ReadinessProbeLayer,
 };
+pub use probe::{Drain, ReadinessProbe, ReadinessProbeLayer};
 pub use require::{
     DEFAULT_ERROR, DEFAULT_ERROR_CODE, Rejection, RequireRedis, RequireRedisLayer,
     UnavailableResponse,

@@ -4,7 +4,7 @@ use redis_gate_core::Availability;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::Drain;
+use crate::probe::Drain;
 
 /// gRPC health checks that follow Redis: mirror an availability handle into tonic-health.
 ///

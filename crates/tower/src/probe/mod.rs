@@ -1,45 +1,29 @@
 //! Liveness and readiness endpoints that read availability handles and never do I/O.
 
+mod answer;
+mod auth;
+mod checks;
+mod drain;
+mod endpoints;
+mod render;
 #[cfg(feature = "axum")]
 mod router;
+#[cfg(test)]
+mod tests;
+mod verdict;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
-use http::header::{ALLOW, AUTHORIZATION};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
-use redis_gate_core::{Availability, Snapshot, Status};
-use serde_json::json;
-use subtle::ConstantTimeEq;
-use tokio::sync::Notify;
+use redis_gate_core::Availability;
 use tower_layer::Layer;
-use tower_service::Service;
 
-use crate::body::{json_response, json_string, no_store, text_response};
-use crate::{BodyFromBytes, ResponseFuture};
-
-/// The liveness paths a new [`ReadinessProbeLayer`] answers.
-pub const DEFAULT_LIVENESS_PATHS: [&str; 2] = ["/health", "/health/live"];
-/// The readiness paths a new [`ReadinessProbeLayer`] answers.
-pub const DEFAULT_READINESS_PATHS: [&str; 3] = ["/ready", "/healthz", "/health/ready"];
-/// The startup paths a new [`ReadinessProbeLayer`] answers.
-pub const DEFAULT_STARTUP_PATHS: [&str; 1] = ["/startup"];
-/// The conventional details path, for [`ReadinessProbeLayer::details_path`].
-pub const DEFAULT_DETAILS_PATH: &str = "/health/dependencies";
-
-const LIVENESS_BODY: &[u8] = br#"{"status":"UP"}"#;
-
-/// True for the paths a new [`ReadinessProbeLayer`] answers (and the conventional details
-/// path), which `RequireRedis` lets through by default.
-pub(crate) fn is_default_path(path: &str) -> bool {
-    DEFAULT_LIVENESS_PATHS.contains(&path)
-        || DEFAULT_READINESS_PATHS.contains(&path)
-        || DEFAULT_STARTUP_PATHS.contains(&path)
-        || path == DEFAULT_DETAILS_PATH
-}
+use self::answer::Probe;
+use self::auth::BearerToken;
+use self::checks::{Check, Policy};
+pub use self::drain::Drain;
+use self::endpoints::Endpoint;
+use crate::middleware::{impl_answer_early_service, impl_inner_accessors};
 
 /// Layer that applies [`ReadinessProbe`]: liveness and readiness endpoints that read
 /// availability handles and never do I/O.
@@ -213,211 +197,11 @@ pub struct ReadinessProbe<S> {
     probe: Arc<Probe>,
 }
 
-#[derive(Clone)]
-struct Probe {
-    /// Bit `n` is set when some probe path is `n` bytes long (bit 63: 63 or longer), so most
-    /// requests are told apart from every probe path by their length alone.
-    lengths: u64,
-    liveness: Vec<Box<str>>,
-    readiness: Vec<Box<str>>,
-    startup: Vec<Box<str>>,
-    details: Option<Box<str>>,
-    /// The bearer token, when the details endpoint requires one.
-    details_authorization: Option<Box<[u8]>>,
-    checks: Vec<Check>,
-    drain: Drain,
-}
-
-/// Takes a service out of its load balancer before it stops: once [`start`](Drain::start)ed,
-/// readiness answers `503 {"status":"DRAINING",...}` while liveness stays `200` and every other
-/// route keeps working. Cheap to clone; get one from [`ReadinessProbeLayer::drain_handle`].
-#[derive(Clone, Debug, Default)]
-pub struct Drain(Arc<DrainState>);
-
-#[derive(Debug, Default)]
-struct DrainState {
-    draining: AtomicBool,
-    started: Notify,
-}
-
-impl Drain {
-    /// Starts draining. It cannot be undone: a draining process is on its way out.
-    pub fn start(&self) {
-        self.0.draining.store(true, Ordering::Release);
-        self.0.started.notify_waiters();
-    }
-
-    /// True once draining has started.
-    pub fn is_draining(&self) -> bool {
-        self.0.draining.load(Ordering::Acquire)
-    }
-
-    /// Resolves once draining has started (at once if it has), for whatever else must follow
-    /// it, such as gRPC health statuses.
-    pub async fn started(&self) {
-        loop {
-            // Registered before the check, so a `start` in between is not missed.
-            let started = self.0.started.notified();
-            if self.is_draining() {
-                return;
-            }
-            started.await;
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Check {
-    availability: Availability,
-    policy: Policy,
-    /// The check's name, and as a JSON string, quotes included.
-    name: Box<str>,
-    json_name: Box<str>,
-}
-
-/// How a check counts for readiness.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Policy {
-    Required,
-    Optional,
-    /// Required until the dependency has been available once, optional afterwards.
-    RequiredAtStartup,
-}
-
-impl Policy {
-    /// The policy's name, in the details' `policy` and the verbose readiness labels.
-    fn as_str(self) -> &'static str {
-        match self {
-            Policy::Required => "required",
-            Policy::Optional => "optional",
-            Policy::RequiredAtStartup => "required_at_startup",
-        }
-    }
-
-    /// Whether a check under this policy fails readiness while down.
-    fn is_required(self, has_been_available: bool) -> bool {
-        match self {
-            Policy::Required => true,
-            Policy::Optional => false,
-            Policy::RequiredAtStartup => !has_been_available,
-        }
-    }
-}
-
-/// One check as readiness sees it at one instant.
-#[derive(Clone, Copy)]
-struct Seen {
-    up: bool,
-    required: bool,
-}
-
-impl Check {
-    /// Reads the handle once. The "has been available" bit is read before the reading, so a
-    /// dependency coming up in between is seen up, never down-but-optional.
-    fn see(&self) -> Seen {
-        let required = self
-            .policy
-            .is_required(self.availability.has_been_available());
-        Seen {
-            up: self.availability.is_available(),
-            required,
-        }
-    }
-
-    /// The same from a snapshot, which holds the reading and the "has been available" bit of
-    /// one write.
-    fn seen_in(&self, snapshot: &Snapshot) -> Seen {
-        Seen {
-            up: snapshot.is_available(),
-            required: self.policy.is_required(snapshot.has_been_available()),
-        }
-    }
-}
-
-/// Why verbose readiness says a check failed: a status word, or what the handle remembers of
-/// the dependency's history. Never an error text: the verbose answer goes to anyone who asks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Down {
-    /// The handle's writer is gone for good.
-    Stopped,
-    /// The monitor completes no checks, so it cannot vouch for the dependency.
-    Stalled,
-    /// An operator override holds the dependency out of service.
-    Maintenance,
-    /// Not available yet, and the startup wait is not over.
-    Connecting,
-    /// Was available, lost it, and the monitor is reconnecting.
-    Disconnected,
-    /// `Failed` without ever having been available, once the startup decision is made: the
-    /// startup wait ran out and the service runs without it.
-    NeverAvailableAfterStartup,
-    /// `Failed` without ever having been available, before the startup decision: a failure
-    /// waiting does not fix (bad credentials), or a fail-closed startup that ran out of time.
-    NeverAvailable,
-    /// `Failed` after having been available: a failure waiting does not fix, such as credentials
-    /// changed under the service.
-    Lasting,
-}
-
-impl Down {
-    fn of(snapshot: &Snapshot) -> Down {
-        let reading = snapshot.reading();
-        if snapshot.is_stopped() {
-            Down::Stopped
-        } else if snapshot.is_stalled() {
-            Down::Stalled
-        } else if reading.is_overridden() {
-            Down::Maintenance
-        } else {
-            match reading.status() {
-                // Connected and down is an override, handled above.
-                Status::Connecting | Status::Connected => Down::Connecting,
-                Status::Disconnected => Down::Disconnected,
-                Status::Failed if snapshot.has_been_available() => Down::Lasting,
-                Status::Failed if snapshot.is_started() => Down::NeverAvailableAfterStartup,
-                Status::Failed => Down::NeverAvailable,
-            }
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Down::Stopped => "monitor stopped",
-            Down::Stalled => "monitor stalled",
-            Down::Maintenance => "maintenance",
-            Down::Connecting => "connecting",
-            Down::Disconnected => "disconnected",
-            Down::NeverAvailableAfterStartup => "never available, startup over",
-            Down::NeverAvailable => "never available",
-            Down::Lasting => "lasting failure",
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Endpoint {
-    Liveness,
-    Readiness,
-    Startup,
-    Details,
-}
-
 impl ReadinessProbeLayer {
     /// A probe on the default paths, with no checks yet: readiness is `UP` until you add some.
     pub fn new() -> Self {
-        let mut probe = Probe {
-            lengths: 0,
-            liveness: DEFAULT_LIVENESS_PATHS.map(Box::from).into(),
-            readiness: DEFAULT_READINESS_PATHS.map(Box::from).into(),
-            startup: DEFAULT_STARTUP_PATHS.map(Box::from).into(),
-            details: None,
-            details_authorization: None,
-            checks: Vec::new(),
-            drain: Drain::default(),
-        };
-        probe.update_lengths();
         ReadinessProbeLayer {
-            probe: Arc::new(probe),
+            probe: Arc::new(Probe::default()),
         }
     }
 
@@ -451,9 +235,9 @@ impl ReadinessProbeLayer {
         I: IntoIterator<Item = P>,
         P: AsRef<str>,
     {
-        let probe = Arc::make_mut(&mut self.probe);
-        probe.liveness = paths.into_iter().map(|p| p.as_ref().into()).collect();
-        probe.update_lengths();
+        Arc::make_mut(&mut self.probe)
+            .paths
+            .set(Endpoint::Liveness, paths);
         self
     }
 
@@ -463,9 +247,9 @@ impl ReadinessProbeLayer {
         I: IntoIterator<Item = P>,
         P: AsRef<str>,
     {
-        let probe = Arc::make_mut(&mut self.probe);
-        probe.readiness = paths.into_iter().map(|p| p.as_ref().into()).collect();
-        probe.update_lengths();
+        Arc::make_mut(&mut self.probe)
+            .paths
+            .set(Endpoint::Readiness, paths);
         self
     }
 
@@ -475,9 +259,9 @@ impl ReadinessProbeLayer {
         I: IntoIterator<Item = P>,
         P: AsRef<str>,
     {
-        let probe = Arc::make_mut(&mut self.probe);
-        probe.startup = paths.into_iter().map(|p| p.as_ref().into()).collect();
-        probe.update_lengths();
+        Arc::make_mut(&mut self.probe)
+            .paths
+            .set(Endpoint::Startup, paths);
         self
     }
 
@@ -485,7 +269,7 @@ impl ReadinessProbeLayer {
     /// wrong one) the request goes to the inner service as if the endpoint did not exist, which
     /// usually means a plain `404`: not a `401` that would reveal it.
     pub fn details_token(mut self, token: &str) -> Self {
-        Arc::make_mut(&mut self.probe).details_authorization = Some(token.as_bytes().into());
+        Arc::make_mut(&mut self.probe).details_token = Some(BearerToken::new(token));
         self
     }
 
@@ -495,7 +279,8 @@ impl ReadinessProbeLayer {
         self.probe.drain.clone()
     }
 
-    /// Turns on the details endpoint at `path` (conventionally [`DEFAULT_DETAILS_PATH`]).
+    /// Turns on the details endpoint at `path` (conventionally
+    /// [`DEFAULT_DETAILS_PATH`](crate::DEFAULT_DETAILS_PATH)).
     ///
     /// It always answers `200` (readiness is what decides) with the verdict and, per check:
     ///
@@ -516,20 +301,15 @@ impl ReadinessProbeLayer {
     ///
     /// Expose it only where operators, not the public, can reach it.
     pub fn details_path(mut self, path: &str) -> Self {
-        let probe = Arc::make_mut(&mut self.probe);
-        probe.details = Some(path.into());
-        probe.update_lengths();
+        Arc::make_mut(&mut self.probe)
+            .paths
+            .set(Endpoint::Details, [path]);
         self
     }
 
     fn check(mut self, availability: Availability, policy: Policy) -> Self {
-        let name = availability.name();
-        Arc::make_mut(&mut self.probe).checks.push(Check {
-            json_name: json_string(&name).into(),
-            name: (*name).into(),
-            availability,
-            policy,
-        });
+        let check = Check::new(availability, policy);
+        Arc::make_mut(&mut self.probe).checks.push(check);
         self
     }
 }
@@ -551,309 +331,9 @@ impl<S> Layer<S> for ReadinessProbeLayer {
     }
 }
 
-impl<S> ReadinessProbe<S> {
-    /// A reference to the inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+impl_inner_accessors!(ReadinessProbe {});
 
-    /// A mutable reference to the inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ReadinessProbe<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: BodyFromBytes,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    #[inline]
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.probe.endpoint(&req) {
-            None => ResponseFuture::inner(self.inner.call(req)),
-            Some(endpoint) => ResponseFuture::early(self.probe.answer(endpoint, &req)),
-        }
-    }
-}
-
-/// True when the query asks for the readable report: `verbose`, `verbose=1`, `verbose=true`
-/// (any value but `0` and `false`) among its parameters. Anything else is ignored.
-fn is_verbose(query: Option<&str>) -> bool {
-    query.is_some_and(|query| {
-        query.split('&').any(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            key == "verbose" && !matches!(value, "0" | "false")
-        })
-    })
-}
-
-/// The bit for `path` in a mask of path lengths (bit 63: 63 bytes or longer), with which most
-/// paths are told apart from a short list by their length alone.
-#[inline]
-pub(crate) const fn length_bit(path: &str) -> u64 {
-    1 << if path.len() < 63 { path.len() } else { 63 }
-}
-
-/// The [`length_bit`]s of every path [`is_default_path`] accepts.
-pub(crate) const DEFAULT_PATH_LENGTHS: u64 = {
-    let mut mask = length_bit(DEFAULT_DETAILS_PATH);
-    let mut i = 0;
-    while i < DEFAULT_LIVENESS_PATHS.len() {
-        mask |= length_bit(DEFAULT_LIVENESS_PATHS[i]);
-        i += 1;
-    }
-    let mut i = 0;
-    while i < DEFAULT_READINESS_PATHS.len() {
-        mask |= length_bit(DEFAULT_READINESS_PATHS[i]);
-        i += 1;
-    }
-    let mut i = 0;
-    while i < DEFAULT_STARTUP_PATHS.len() {
-        mask |= length_bit(DEFAULT_STARTUP_PATHS[i]);
-        i += 1;
-    }
-    mask
-};
-
-impl Probe {
-    fn update_lengths(&mut self) {
-        let lists = [&self.liveness, &self.readiness, &self.startup];
-        let listed = lists.into_iter().flatten().map(|path| &**path);
-        let paths = listed.chain(self.details.as_deref());
-        self.lengths = paths.fold(0, |mask, path| mask | length_bit(path));
-    }
-
-    /// Every path the probe answers, once, with the endpoint it answers there: where a path is in
-    /// two lists, the one [`endpoint`](Self::endpoint) tries first.
-    #[cfg(feature = "axum")]
-    fn routes(&self) -> Vec<(&str, Endpoint)> {
-        let lists = [
-            (&self.liveness, Endpoint::Liveness),
-            (&self.readiness, Endpoint::Readiness),
-            (&self.startup, Endpoint::Startup),
-        ];
-        let listed = lists
-            .into_iter()
-            .flat_map(|(paths, endpoint)| paths.iter().map(move |path| (&**path, endpoint)));
-        let details = self
-            .details
-            .as_deref()
-            .map(|path| (path, Endpoint::Details));
-        let mut routes: Vec<(&str, Endpoint)> = Vec::new();
-        for (path, endpoint) in listed.chain(details) {
-            if !routes.iter().any(|(seen, _)| *seen == path) {
-                routes.push((path, endpoint));
-            }
-        }
-        routes
-    }
-
-    #[inline]
-    fn endpoint<B>(&self, req: &Request<B>) -> Option<Endpoint> {
-        let path = req.uri().path();
-        if self.lengths & length_bit(path) == 0 {
-            return None;
-        }
-        let listed = |paths: &[Box<str>]| paths.iter().any(|p| **p == *path);
-        if listed(&self.liveness) {
-            Some(Endpoint::Liveness)
-        } else if listed(&self.readiness) {
-            Some(Endpoint::Readiness)
-        } else if listed(&self.startup) {
-            Some(Endpoint::Startup)
-        } else if self.details.as_deref() == Some(path) && self.is_authorized(req) {
-            Some(Endpoint::Details)
-        } else {
-            None
-        }
-    }
-
-    fn is_authorized<B>(&self, req: &Request<B>) -> bool {
-        let Some(expected) = &self.details_authorization else {
-            return true;
-        };
-        let given = req
-            .headers()
-            .get(AUTHORIZATION)
-            .map_or(&[][..], HeaderValue::as_bytes);
-        // `Bearer <token>`; the scheme is case-insensitive (RFC 9110), the token is not.
-        let (scheme, token) = given.split_at(given.len().min(7));
-        scheme.eq_ignore_ascii_case(b"bearer ") && bool::from(token.ct_eq(expected))
-    }
-
-    fn answer<B: BodyFromBytes, R>(&self, endpoint: Endpoint, req: &Request<R>) -> Response<B> {
-        let method = req.method();
-        if method != Method::GET && method != Method::HEAD {
-            let mut res = Response::new(B::from_bytes(Bytes::new()));
-            *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            let headers = res.headers_mut();
-            headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-            headers.insert(http::header::CACHE_CONTROL, no_store());
-            return res;
-        }
-        let head = method == Method::HEAD;
-        let (status, json) = match endpoint {
-            Endpoint::Liveness => (StatusCode::OK, Bytes::from_static(LIVENESS_BODY)),
-            Endpoint::Readiness if is_verbose(req.uri().query()) => {
-                let (status, text) = self.readiness_text();
-                return text_response(status, if head { Bytes::new() } else { text });
-            }
-            Endpoint::Readiness => self.readiness(),
-            Endpoint::Startup => self.startup(),
-            Endpoint::Details => (StatusCode::OK, self.details()),
-        };
-        json_response(status, if head { Bytes::new() } else { json })
-    }
-
-    /// Each check once, so the verdict and the list agree even mid-transition.
-    fn see(&self) -> Vec<Seen> {
-        self.checks.iter().map(Check::see).collect()
-    }
-
-    /// The readiness verdict: status code, word, and whether it counts as ready.
-    fn verdict(&self, seen: &[Seen]) -> (StatusCode, &'static str, bool) {
-        let down = |required: bool| seen.iter().any(|s| s.required == required && !s.up);
-        if self.drain.is_draining() {
-            (StatusCode::SERVICE_UNAVAILABLE, "DRAINING", false)
-        } else if down(true) {
-            (StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", false)
-        } else if down(false) {
-            (StatusCode::OK, "DEGRADED", true)
-        } else {
-            (StatusCode::OK, "UP", true)
-        }
-    }
-
-    fn readiness(&self) -> (StatusCode, Bytes) {
-        let seen = self.see();
-        let (status, word, ready) = self.verdict(&seen);
-        let mut json = BytesMut::with_capacity(64 + 24 * self.checks.len());
-        json.extend_from_slice(br#"{"status":""#);
-        json.extend_from_slice(word.as_bytes());
-        json.extend_from_slice(if ready {
-            br#"","ready":true,"checks":{"#
-        } else {
-            br#"","ready":false,"checks":{"#
-        });
-        for (i, (check, seen)) in self.checks.iter().zip(&seen).enumerate() {
-            if i > 0 {
-                json.extend_from_slice(b",");
-            }
-            json.extend_from_slice(check.json_name.as_bytes());
-            json.extend_from_slice(if seen.up { br#":"UP""# } else { br#":"DOWN""# });
-        }
-        json.extend_from_slice(b"}}");
-        (status, json.freeze())
-    }
-
-    /// Readiness for people, as Kubernetes' `/readyz?verbose` writes it: a line per check, then
-    /// the verdict. Status words only, never an error text: anyone may ask.
-    fn readiness_text(&self) -> (StatusCode, Bytes) {
-        use std::fmt::Write;
-        let (snapshots, seen) = self.snapshots();
-        let (status, word, _) = self.verdict(&seen);
-        let mut text = String::new();
-        for ((check, seen), snapshot) in self.checks.iter().zip(&seen).zip(&snapshots) {
-            let name = &check.name;
-            if seen.up {
-                let _ = writeln!(text, "[+]{name} ok");
-                continue;
-            }
-            let reason = Down::of(snapshot).as_str();
-            let _ = match check.policy {
-                Policy::Required => writeln!(text, "[-]{name} failed: {reason}"),
-                policy => writeln!(text, "[-]{name} failed: {reason} ({})", policy.as_str()),
-            };
-        }
-        text.push_str(match word {
-            "UP" => "readiness check passed\n",
-            "DEGRADED" => "readiness check passed: degraded\n",
-            "DRAINING" => "[-]drain failed: draining\nreadiness check failed: draining\n",
-            _ => "readiness check failed\n",
-        });
-        (status, Bytes::from(text))
-    }
-
-    /// `200` once every check has made its startup decision, `503` until then.
-    fn startup(&self) -> (StatusCode, Bytes) {
-        if self.checks.iter().all(|c| c.availability.is_started()) {
-            (
-                StatusCode::OK,
-                Bytes::from_static(br#"{"status":"STARTED"}"#),
-            )
-        } else {
-            let body = br#"{"status":"STARTING"}"#;
-            (StatusCode::SERVICE_UNAVAILABLE, Bytes::from_static(body))
-        }
-    }
-
-    /// Each check's snapshot, once, and what readiness sees in it: the verdict and the details
-    /// of a check come from the same write.
-    fn snapshots(&self) -> (Vec<Snapshot>, Vec<Seen>) {
-        let snapshots: Vec<Snapshot> = self
-            .checks
-            .iter()
-            .map(|check| check.availability.snapshot())
-            .collect();
-        let seen = self
-            .checks
-            .iter()
-            .zip(&snapshots)
-            .map(|(check, snapshot)| check.seen_in(snapshot))
-            .collect();
-        (snapshots, seen)
-    }
-
-    fn details(&self) -> Bytes {
-        let (snapshots, seen) = self.snapshots();
-        let (_, word, ready) = self.verdict(&seen);
-        let checks: serde_json::Map<String, serde_json::Value> = self
-            .checks
-            .iter()
-            .zip(seen.iter().zip(&snapshots))
-            .map(|(check, (seen, snap))| {
-                let detail = json!({
-                    "status": snap.reading().as_str(),
-                    "available": snap.is_available(),
-                    "required": seen.required,
-                    "policy": check.policy.as_str(),
-                    "attempts": snap.attempts(),
-                    "lastError": snap.last_error(),
-                    "lastErrorAgeMs": snap.last_error_at().map(|at| at.elapsed().as_millis() as u64),
-                    "connectedForSeconds": snap.uptime().map(|d| d.as_secs()),
-                    "nextRetryInSeconds": snap.retry_in().map(|d| d.as_secs_f64().ceil() as u64),
-                    "override": snap.override_reason(),
-                    "started": snap.is_started(),
-                    "lastCheckAgeMs": snap.last_check_age().map(|d| d.as_millis() as u64),
-                    "lastCheckLatencyMs": snap.last_check_latency().map(millis),
-                });
-                (snap.name().to_owned(), detail)
-            })
-            .collect();
-        let body = json!({ "status": word, "ready": ready, "checks": checks });
-        Bytes::from(body.to_string())
-    }
-}
-
-/// Milliseconds with microsecond precision, for latencies well under one.
-fn millis(duration: std::time::Duration) -> f64 {
-    duration.as_micros() as f64 / 1000.0
-}
+impl_answer_early_service!(ReadinessProbe, probe);
 
 impl fmt::Debug for ReadinessProbeLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -869,140 +349,5 @@ impl<S: fmt::Debug> fmt::Debug for ReadinessProbe<S> {
             .field("inner", &self.inner)
             .field("probe", &self.probe)
             .finish()
-    }
-}
-
-impl fmt::Debug for Probe {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let checks: Vec<_> = self.checks.iter().map(|c| (&*c.name, c.policy)).collect();
-        f.debug_struct("Probe")
-            .field("liveness", &self.liveness)
-            .field("readiness", &self.readiness)
-            .field("startup", &self.startup)
-            .field("details", &self.details)
-            .field("details_token", &self.details_authorization.is_some())
-            .field("draining", &self.drain.is_draining())
-            .field("checks", &checks)
-            .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use http_body_util::{BodyExt, Full};
-    use redis_gate_core::{AvailabilityReporter, Status};
-    use tower::{ServiceExt, service_fn};
-
-    use super::*;
-
-    async fn status(layer: &ReadinessProbeLayer, path: &str) -> StatusCode {
-        let service = layer.layer(service_fn(|_req: Request<()>| async {
-            let mut res = Response::new(Full::new(Bytes::new()));
-            *res.status_mut() = StatusCode::IM_A_TEAPOT;
-            Ok::<_, std::convert::Infallible>(res)
-        }));
-        let req = Request::get(path).body(()).unwrap();
-        service.oneshot(req).await.unwrap().status()
-    }
-
-    async fn verbose(layer: &ReadinessProbeLayer) -> String {
-        let service = layer.layer(service_fn(|_req: Request<()>| async {
-            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
-        }));
-        let req = Request::get("/ready?verbose").body(()).unwrap();
-        let body = service.oneshot(req).await.unwrap().into_body();
-        let bytes = body.collect().await.unwrap().to_bytes();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
-
-    #[tokio::test]
-    async fn verbose_readiness_says_why_in_status_words_and_names_the_policy() {
-        let required = AvailabilityReporter::new("required");
-        let at_startup = AvailabilityReporter::new("at_startup");
-        let optional = AvailabilityReporter::new("optional");
-        let layer = ReadinessProbeLayer::new()
-            .require(required.availability())
-            .require_at_startup(at_startup.availability())
-            .optional(optional.availability());
-        let all = |line: &str| {
-            format!(
-                "[-]required failed: {line}\n[-]at_startup failed: {line} (required_at_startup)\n\
-                 [-]optional failed: {line} (optional)\nreadiness check failed\n"
-            )
-        };
-        let reporters = [&required, &at_startup, &optional];
-        let each = |write: &dyn Fn(&AvailabilityReporter)| reporters.iter().for_each(|r| write(r));
-        assert_eq!(verbose(&layer).await, all("connecting"));
-
-        // Startup gave up without a connection: the service runs without them.
-        each(&|r| {
-            r.set_status(Status::Failed);
-        });
-        assert_eq!(verbose(&layer).await, all("never available"));
-        each(&|r| {
-            r.mark_started();
-        });
-        assert_eq!(verbose(&layer).await, all("never available, startup over"));
-
-        each(&|r| {
-            r.set_status(Status::Connected);
-            r.set_status(Status::Disconnected);
-        });
-        assert_eq!(
-            verbose(&layer).await,
-            "[-]required failed: disconnected\n\
-             [-]at_startup failed: disconnected (required_at_startup)\n\
-             [-]optional failed: disconnected (optional)\nreadiness check failed\n",
-            "the startup check is optional now, but keeps its own name"
-        );
-        each(&|r| {
-            r.set_status(Status::Failed);
-        });
-        assert_eq!(verbose(&layer).await, all("lasting failure"));
-        each(&|r| {
-            r.mark_unavailable("rotating the password hunter2");
-        });
-        assert_eq!(verbose(&layer).await, all("maintenance"));
-        each(&|r| {
-            r.mark_stalled();
-        });
-        assert_eq!(verbose(&layer).await, all("monitor stalled"));
-        each(&|r| {
-            r.stop();
-        });
-        assert_eq!(verbose(&layer).await, all("monitor stopped"));
-    }
-
-    #[tokio::test]
-    async fn paths_of_any_length_match_and_same_length_near_misses_do_not() {
-        let reporter = AvailabilityReporter::default();
-        let long = format!("/{}", "l".repeat(62)); // 63 bytes: the last bit of the mask
-        let longer = format!("/{}", "x".repeat(200)); // shares that bit
-        let layer = ReadinessProbeLayer::new()
-            .require(reporter.availability())
-            .liveness_paths([long.as_str(), longer.as_str(), "/"])
-            .readiness_paths(["/r"])
-            .details_path("/d");
-        for path in [long.as_str(), longer.as_str(), "/"] {
-            assert_eq!(status(&layer, path).await, StatusCode::OK, "{path}");
-        }
-        assert_eq!(status(&layer, "/r").await, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(status(&layer, "/d").await, StatusCode::OK);
-
-        let near_misses = [
-            format!("/{}", "m".repeat(62)),
-            format!("/{}", "x".repeat(199)),
-            format!("/{}", "x".repeat(201)),
-            "/s".to_owned(),
-            "/health".to_owned(),
-            "/ready".to_owned(),
-        ];
-        for path in &near_misses {
-            assert_eq!(
-                status(&layer, path).await,
-                StatusCode::IM_A_TEAPOT,
-                "{path}"
-            );
-        }
     }
 }

@@ -10,7 +10,9 @@ use axum::body::Body;
 use http::{Request, Response, StatusCode};
 use tower_service::Service;
 
-use super::{Endpoint, Probe, ReadinessProbeLayer};
+use super::ReadinessProbeLayer;
+use super::answer::Probe;
+use super::endpoints::Endpoint;
 
 /// Every path of the probe as a route of its own, answered as the layer answers it: `GET` and
 /// `HEAD` only (`405` otherwise), `Cache-Control: no-store`, the same bodies, the same drain.
@@ -39,6 +41,7 @@ where
     fn from(layer: ReadinessProbeLayer) -> Self {
         let probe = layer.probe;
         probe
+            .paths
             .routes()
             .into_iter()
             .fold(Router::new(), |router, (path, endpoint)| {

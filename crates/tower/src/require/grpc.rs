@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response};
 
-use super::SHOWN;
-use crate::BodyFromBytes;
+use super::words::SHOWN;
+use crate::body::BodyFromBytes;
 
 /// True for gRPC requests (`content-type: application/grpc`, `application/grpc+proto`, ...).
 pub(super) fn is_grpc<B>(req: &Request<B>) -> bool {

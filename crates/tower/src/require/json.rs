@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue};
 
-use super::SHOWN;
+use super::words::SHOWN;
 use crate::body::{json_string, no_store};
 
 /// At most this many `Retry-After` values are cached per status word.
@@ -21,12 +21,12 @@ pub(super) struct JsonBodies {
     first: u64,
     /// Cached values per word; seconds outside the cached span are built per request.
     span: u64,
-    cached: Box<[OnceLock<Rejection>]>,
+    cached: Box<[OnceLock<CachedRejection>]>,
 }
 
 /// One rejection's body and headers (`Content-Type`, `Cache-Control: no-store`, `Retry-After`).
 #[derive(Clone)]
-pub(super) struct Rejection {
+pub(super) struct CachedRejection {
     pub(super) body: Bytes,
     pub(super) headers: HeaderMap,
 }
@@ -54,7 +54,7 @@ impl JsonBodies {
     }
 
     /// The body and headers for the status word in `slot` and `seconds`.
-    pub(super) fn get(&self, slot: usize, seconds: u64) -> Rejection {
+    pub(super) fn get(&self, slot: usize, seconds: u64) -> CachedRejection {
         match seconds.checked_sub(self.first).filter(|o| *o < self.span) {
             Some(offset) => {
                 let cached = &self.cached[slot * self.span as usize + offset as usize];
@@ -64,7 +64,7 @@ impl JsonBodies {
         }
     }
 
-    fn build(&self, slot: usize, seconds: u64) -> Rejection {
+    fn build(&self, slot: usize, seconds: u64) -> CachedRejection {
         let head = &self.heads[slot];
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(seconds);
@@ -77,7 +77,7 @@ impl JsonBodies {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, no_store());
         headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
-        Rejection {
+        CachedRejection {
             body: json.freeze(),
             headers,
         }

@@ -1,25 +1,28 @@
 //! Answer `503 Service Unavailable` at once while Redis is unavailable.
 
+mod gate;
 mod grpc;
 mod json;
 mod retry;
+#[cfg(test)]
+mod tests;
+mod words;
 
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, RETRY_AFTER};
-use http::{HeaderValue, Request, Response, StatusCode};
-use redis_gate_core::{Availability, Reading, Status};
+use http::Response;
+use redis_gate_core::Availability;
 use tower_layer::Layer;
-use tower_service::Service;
 
+pub use self::gate::Rejection;
+use self::gate::{Body, Gate};
 use self::json::JsonBodies;
 use self::retry::RetryPolicy;
-use crate::body::no_store;
-use crate::probe::length_bit;
-use crate::{BodyFromBytes, ResponseFuture};
+use crate::body::BodyFromBytes;
+use crate::middleware::{impl_answer_early_service, impl_inner_accessors};
+use crate::paths::{DEFAULT_PATH_LENGTHS, length_bit};
 
 /// The error message of the default body.
 pub const DEFAULT_ERROR: &str = "Service Temporarily Unavailable";
@@ -92,25 +95,6 @@ pub struct RequireRedis<S> {
     gate: Arc<Gate>,
 }
 
-/// What a custom responder (see [`RequireRedisLayer::respond_with`]) learns about a rejection.
-#[derive(Clone, Copy, Debug)]
-pub struct Rejection {
-    reading: Reading,
-    retry_after: u64,
-}
-
-impl Rejection {
-    /// The handle's reading when the request arrived.
-    pub fn reading(&self) -> Reading {
-        self.reading
-    }
-
-    /// The number of seconds the layer puts in `Retry-After`.
-    pub fn retry_after(&self) -> u64 {
-        self.retry_after
-    }
-}
-
 /// The response a [`RequireRedisLayer`] gives while Redis is unavailable, for handlers that
 /// find Redis failing after the gate let them through: from
 /// [`RequireRedisLayer::unavailable_response`], cheap to clone, `Send + Sync`.
@@ -164,58 +148,6 @@ impl axum::response::IntoResponse for UnavailableResponse {
     }
 }
 
-type Responder = Arc<dyn Fn(&Rejection) -> Response<bytes::Bytes> + Send + Sync>;
-
-#[derive(Clone)]
-struct Gate {
-    availability: Availability,
-    /// `redis_gate_rejections_total{dependency, layer="require_redis"}`, registered once so a
-    /// rejection only bumps it.
-    #[cfg(feature = "metrics")]
-    rejections: metrics::Counter,
-    retry: RetryPolicy,
-    /// Paths let through exactly, and the probe's default paths unless gated.
-    exempt: Vec<Box<str>>,
-    exempt_probe_paths: bool,
-    /// Prefixes let through with every path under them.
-    exempt_prefixes: Vec<Box<str>>,
-    /// [`length_bit`]s of every exactly exempt path, so most rejected requests skip the
-    /// comparisons.
-    exempt_lengths: u64,
-    error: Arc<str>,
-    error_code: Arc<str>,
-    body: Body,
-    grpc: grpc::Messages,
-}
-
-#[derive(Clone)]
-enum Body {
-    Json(Arc<JsonBodies>),
-    Custom(Responder),
-}
-
-/// The readings a rejection can show, one per status word (the words are
-/// [`Reading::as_str`]'s); [`slot`] finds a reading's place.
-const SHOWN: [Reading; 4] = [
-    Reading::new(Status::Connecting, false),
-    Reading::new(Status::Disconnected, false),
-    Reading::new(Status::Failed, false),
-    Reading::new(Status::Connected, true),
-];
-
-/// The index in [`SHOWN`] of the word a rejection shows for `reading`. A handler that found
-/// Redis failing while the handle still says connected gets `disconnected`.
-fn slot(reading: Reading) -> usize {
-    if reading.is_overridden() {
-        return 3;
-    }
-    match reading.status() {
-        Status::Connecting => 0,
-        Status::Connected | Status::Disconnected => 1,
-        Status::Failed => 2,
-    }
-}
-
 impl RequireRedisLayer {
     /// Gate on `availability`, with the default response.
     pub fn new(availability: Availability) -> Self {
@@ -237,7 +169,7 @@ impl RequireRedisLayer {
                 exempt: Vec::new(),
                 exempt_probe_paths: true,
                 exempt_prefixes: Vec::new(),
-                exempt_lengths: crate::probe::DEFAULT_PATH_LENGTHS,
+                exempt_lengths: DEFAULT_PATH_LENGTHS,
                 error: DEFAULT_ERROR.into(),
                 error_code: DEFAULT_ERROR_CODE.into(),
                 body: Body::Json(Arc::new(body)),
@@ -247,15 +179,17 @@ impl RequireRedisLayer {
 
     /// Sets `errorCode` in the default body, for clients that branch on it.
     pub fn error_code(mut self, code: &str) -> Self {
-        self.gate_mut().error_code = code.into();
-        self.rebuild_body();
+        let gate = self.gate_mut();
+        gate.error_code = code.into();
+        gate.rebuild_body();
         self
     }
 
     /// Sets `error` in the default body.
     pub fn error_message(mut self, message: &str) -> Self {
-        self.gate_mut().error = message.into();
-        self.rebuild_body();
+        let gate = self.gate_mut();
+        gate.error = message.into();
+        gate.rebuild_body();
         self
     }
 
@@ -265,7 +199,7 @@ impl RequireRedisLayer {
     pub fn retry_after_range(mut self, range: RangeInclusive<u64>) -> Self {
         let gate = self.gate_mut();
         gate.retry = gate.retry.until_next_retry(*range.start(), *range.end());
-        self.rebuild_body();
+        gate.rebuild_body();
         self
     }
 
@@ -273,7 +207,7 @@ impl RequireRedisLayer {
     pub fn retry_after_fixed(mut self, seconds: u64) -> Self {
         let gate = self.gate_mut();
         gate.retry = gate.retry.fixed(seconds);
-        self.rebuild_body();
+        gate.rebuild_body();
         self
     }
 
@@ -284,7 +218,7 @@ impl RequireRedisLayer {
     pub fn retry_after_jitter(mut self, seconds: u64) -> Self {
         let gate = self.gate_mut();
         gate.retry = gate.retry.jitter(seconds);
-        self.rebuild_body();
+        gate.rebuild_body();
         self
     }
 
@@ -354,16 +288,6 @@ impl RequireRedisLayer {
     fn gate_mut(&mut self) -> &mut Gate {
         Arc::make_mut(&mut self.gate)
     }
-
-    fn rebuild_body(&mut self) {
-        let gate = self.gate_mut();
-        if let Body::Custom(_) = gate.body {
-            return;
-        }
-        let (first, last) = gate.retry.header_bounds();
-        let bodies = JsonBodies::new(&gate.error, &gate.error_code, first, last);
-        gate.body = Body::Json(Arc::new(bodies));
-    }
 }
 
 impl<S> Layer<S> for RequireRedisLayer {
@@ -377,101 +301,14 @@ impl<S> Layer<S> for RequireRedisLayer {
     }
 }
 
-impl<S> RequireRedis<S> {
+impl_inner_accessors!(RequireRedis {
     /// Gates `inner` on `availability` with the default response.
     pub fn new(inner: S, availability: Availability) -> Self {
         RequireRedisLayer::new(availability).layer(inner)
     }
+});
 
-    /// A reference to the inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// A mutable reference to the inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireRedis<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: BodyFromBytes,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    #[inline]
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let reading = self.gate.availability.reading();
-        if reading.is_available() || self.gate.is_exempt(req.uri().path()) {
-            ResponseFuture::inner(self.inner.call(req))
-        } else {
-            ResponseFuture::early(self.gate.reject(reading, grpc::is_grpc(&req)))
-        }
-    }
-}
-
-impl Gate {
-    fn is_exempt(&self, path: &str) -> bool {
-        let exact = self.exempt_lengths & length_bit(path) != 0
-            && ((self.exempt_probe_paths && crate::probe::is_default_path(path))
-                || self.exempt.iter().any(|exempt| path == &**exempt));
-        exact
-            || self.exempt_prefixes.iter().any(|prefix| {
-                path.strip_prefix(&**prefix)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-            })
-    }
-
-    fn reject<B: BodyFromBytes>(&self, reading: Reading, grpc: bool) -> Response<B> {
-        #[cfg(feature = "metrics")]
-        self.rejections.increment(1);
-        let until = self.availability.retry_in();
-        if grpc {
-            return self
-                .grpc
-                .unavailable(slot(reading), self.retry.millis(until));
-        }
-        let retry_after = self.retry.seconds(until);
-        match &self.body {
-            Body::Json(bodies) => {
-                let cached = bodies.get(slot(reading), retry_after);
-                let mut res = Response::new(B::from_bytes(cached.body));
-                *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                *res.headers_mut() = cached.headers;
-                res
-            }
-            Body::Custom(responder) => {
-                let rejection = Rejection {
-                    reading,
-                    retry_after,
-                };
-                let mut res = responder(&rejection).map(B::from_bytes);
-                let headers = res.headers_mut();
-                if !headers.contains_key(RETRY_AFTER) {
-                    headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
-                }
-                if !headers.contains_key(CACHE_CONTROL) {
-                    headers.insert(CACHE_CONTROL, no_store());
-                }
-                res
-            }
-        }
-    }
-}
+impl_answer_early_service!(RequireRedis, gate);
 
 impl fmt::Debug for RequireRedisLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -487,348 +324,5 @@ impl<S: fmt::Debug> fmt::Debug for RequireRedis<S> {
             .field("inner", &self.inner)
             .field("gate", &self.gate)
             .finish()
-    }
-}
-
-impl fmt::Debug for Gate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Gate")
-            .field("availability", &self.availability)
-            .field("retry", &self.retry)
-            .field("exempt", &self.exempt)
-            .field("exempt_probe_paths", &self.exempt_probe_paths)
-            .field("exempt_prefixes", &self.exempt_prefixes)
-            .field("error_code", &self.error_code)
-            .field("custom_response", &matches!(self.body, Body::Custom(_)))
-            .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, Instant};
-
-    use bytes::Bytes;
-    use http_body::Body as _;
-    use http_body_util::{BodyExt, Full};
-    use redis_gate_core::AvailabilityReporter;
-    use tower::{ServiceExt, service_fn};
-
-    use super::*;
-
-    type Reply = Response<Full<Bytes>>;
-
-    async fn send(layer: &RequireRedisLayer, path: &str) -> (Reply, usize) {
-        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = Arc::clone(&calls);
-        let service = layer.layer(service_fn(move |_req: Request<()>| {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new()))) }
-        }));
-        let req = Request::get(path).body(()).unwrap();
-        let res = service.oneshot(req).await.unwrap();
-        (res, calls.load(std::sync::atomic::Ordering::SeqCst))
-    }
-
-    async fn body_text(res: Reply) -> String {
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
-
-    #[tokio::test]
-    async fn passes_through_untouched_while_available() {
-        let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Connected);
-        let (res, calls) = send(&RequireRedisLayer::new(reporter.availability()), "/").await;
-        assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(calls, 1);
-        assert!(res.headers().is_empty());
-    }
-
-    #[tokio::test]
-    async fn rejects_with_503_and_never_calls_inner_while_unavailable() {
-        let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Disconnected);
-        reporter.record_failure("redis://u:secret@h refused", None);
-        let (res, calls) = send(&RequireRedisLayer::new(reporter.availability()), "/").await;
-        assert_eq!(calls, 0);
-        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(res.headers()["retry-after"], "1");
-        assert_eq!(res.headers()["cache-control"], "no-store");
-        assert_eq!(res.headers()["content-type"], "application/json");
-        let body = body_text(res).await;
-        assert_eq!(
-            body,
-            r#"{"error":"Service Temporarily Unavailable","errorCode":"REDIS_UNAVAILABLE","status":"disconnected","retryAfter":1}"#
-        );
-    }
-
-    #[tokio::test]
-    async fn status_word_follows_the_reading() {
-        let reporter = AvailabilityReporter::default();
-        let layer = RequireRedisLayer::new(reporter.availability());
-        for (status, word) in [
-            (Status::Connecting, "connecting"),
-            (Status::Disconnected, "disconnected"),
-            (Status::Failed, "failed"),
-        ] {
-            reporter.set_status(status);
-            let body = body_text(send(&layer, "/").await.0).await;
-            assert!(body.contains(&format!(r#""status":"{word}""#)), "{body}");
-        }
-        reporter.set_status(Status::Connected);
-        reporter.mark_unavailable("deploy");
-        let body = body_text(send(&layer, "/").await.0).await;
-        assert!(body.contains(r#""status":"maintenance""#), "{body}");
-    }
-
-    #[tokio::test]
-    async fn retry_after_counts_down_to_the_next_retry_within_bounds() {
-        let reporter = AvailabilityReporter::default();
-        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_range(2..=10);
-
-        reporter.record_failure(
-            "refused",
-            Some(Instant::now() + Duration::from_millis(4500)),
-        );
-        let (res, _) = send(&layer, "/").await;
-        assert_eq!(res.headers()["retry-after"], "5");
-        assert!(body_text(res).await.ends_with(r#""retryAfter":5}"#));
-
-        reporter.record_failure("refused", Some(Instant::now() + Duration::from_secs(600)));
-        assert_eq!(send(&layer, "/").await.0.headers()["retry-after"], "10");
-
-        reporter.record_failure("refused", Some(Instant::now()));
-        assert_eq!(send(&layer, "/").await.0.headers()["retry-after"], "2");
-    }
-
-    #[tokio::test]
-    async fn retry_after_beyond_the_cached_span_is_still_exact() {
-        let reporter = AvailabilityReporter::default();
-        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_range(1..=600);
-        for seconds in [1, 64, 65, 300] {
-            // Announced: the wait and the check's margin, rounded up.
-            let at = Instant::now() + Duration::from_secs(seconds) - Duration::from_millis(100);
-            reporter.record_failure("refused", Some(at));
-            let (res, _) = send(&layer, "/").await;
-            let expected = seconds.to_string();
-            assert_eq!(res.headers()["retry-after"], expected.as_str());
-            let body = body_text(res).await;
-            assert!(
-                body.ends_with(&format!(r#""retryAfter":{seconds}}}"#)),
-                "{body}"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn fixed_retry_after_ignores_the_schedule() {
-        let reporter = AvailabilityReporter::default();
-        reporter.record_failure("refused", Some(Instant::now() + Duration::from_secs(20)));
-        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_fixed(2);
-        assert_eq!(send(&layer, "/").await.0.headers()["retry-after"], "2");
-    }
-
-    #[tokio::test]
-    async fn error_code_and_message_are_escaped_into_the_body() {
-        let reporter = AvailabilityReporter::default();
-        let layer = RequireRedisLayer::new(reporter.availability())
-            .error_code("WS_TICKET_REDIS_NOT_READY")
-            .error_message("Tickets \"paused\"");
-        let body = body_text(send(&layer, "/").await.0).await;
-        assert_eq!(
-            body,
-            r#"{"error":"Tickets \"paused\"","errorCode":"WS_TICKET_REDIS_NOT_READY","status":"connecting","retryAfter":1}"#
-        );
-    }
-
-    #[tokio::test]
-    async fn exempt_paths_pass_while_unavailable() {
-        let reporter = AvailabilityReporter::default();
-        let layer = RequireRedisLayer::new(reporter.availability())
-            .exempt("/status")
-            .exempt_prefix("/internal/");
-        for (path, passes) in [
-            ("/status", true),
-            ("/status/x", false),
-            ("/internal", true),
-            ("/internal/jobs", true),
-            ("/internals", false),
-            ("/api", false),
-        ] {
-            let (res, calls) = send(&layer, path).await;
-            assert_eq!(calls == 1, passes, "{path}");
-            assert_eq!(res.status() == StatusCode::OK, passes, "{path}");
-        }
-    }
-
-    #[tokio::test]
-    async fn custom_responder_gets_missing_headers_added() {
-        let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Failed);
-        let layer = RequireRedisLayer::new(reporter.availability())
-            .retry_after_fixed(7)
-            .respond_with(|rejection| {
-                let text = format!("{} {}", rejection.reading(), rejection.retry_after());
-                let mut res = Response::new(Bytes::from(text));
-                *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                res
-            });
-        let (res, calls) = send(&layer, "/").await;
-        assert_eq!(calls, 0);
-        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(res.headers()["retry-after"], "7");
-        assert_eq!(res.headers()["cache-control"], "no-store");
-        assert_eq!(body_text(res).await, "failed 7");
-    }
-
-    #[tokio::test]
-    async fn handlers_can_answer_exactly_as_the_gate_would() {
-        let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Connected);
-        let layer = RequireRedisLayer::new(reporter.availability()).error_code("X");
-        let unavailable = layer.unavailable_response();
-        drop(layer);
-        let res: Reply = unavailable.response();
-        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(res.headers()["retry-after"], "1");
-        assert_eq!(
-            body_text(res).await,
-            r#"{"error":"Service Temporarily Unavailable","errorCode":"X","status":"disconnected","retryAfter":1}"#
-        );
-    }
-
-    #[tokio::test]
-    async fn grpc_requests_get_a_trailers_only_unavailable_status() {
-        let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Disconnected);
-        let layer = RequireRedisLayer::new(reporter.availability());
-        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = Arc::clone(&calls);
-        let service = layer.layer(service_fn(move |_req: Request<()>| {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new()))) }
-        }));
-        let req = Request::post("/pkg.Service/Method")
-            .header("content-type", "application/grpc+proto")
-            .body(())
-            .unwrap();
-        let res = service.oneshot(req).await.unwrap();
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
-        assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(res.headers()["grpc-status"], "14");
-        assert_eq!(
-            res.headers()["grpc-message"],
-            "redis unavailable: disconnected"
-        );
-        assert_eq!(res.headers()["content-type"], "application/grpc");
-        assert!(res.headers().get("retry-after").is_none());
-        assert!(res.body().is_end_stream(), "trailers-only: no body frames");
-
-        // A blip of 300 ms is pushed back by 300 ms and the check's margin, not rounded up to a
-        // whole second.
-        reporter.record_failure("refused", Some(Instant::now() + Duration::from_millis(300)));
-        let req = Request::post("/pkg.Service/Method")
-            .header("content-type", "application/grpc")
-            .body(())
-            .unwrap();
-        let res = layer
-            .layer(service_fn(|_req: Request<()>| async {
-                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
-            }))
-            .oneshot(req)
-            .await
-            .unwrap();
-        let pushback: u64 = res.headers()["grpc-retry-pushback-ms"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((250..=350).contains(&pushback), "{pushback}");
-    }
-
-    #[tokio::test]
-    async fn grpc_messages_name_the_dependency() {
-        let reporter = AvailabilityReporter::new("sessions");
-        reporter.set_status(Status::Failed);
-        let layer = RequireRedisLayer::new(reporter.availability());
-        let res: Reply = layer.gate.reject(reporter.reading(), true);
-        assert_eq!(
-            res.headers()["grpc-message"],
-            "sessions unavailable: failed"
-        );
-    }
-
-    #[tokio::test]
-    async fn probe_paths_pass_the_gate_unless_told_otherwise() {
-        let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Disconnected);
-        let layer = RequireRedisLayer::new(reporter.availability());
-        for path in [
-            "/health",
-            "/health/live",
-            "/ready",
-            "/healthz",
-            "/health/ready",
-            "/startup",
-            "/health/dependencies",
-        ] {
-            assert_eq!(send(&layer, path).await.1, 1, "{path}");
-        }
-        for path in ["/health/", "/healthx", "/api/health"] {
-            assert_eq!(send(&layer, path).await.1, 0, "{path}");
-        }
-        let strict = layer.gate_probe_paths();
-        assert_eq!(send(&strict, "/health").await.1, 0);
-    }
-
-    #[tokio::test]
-    async fn jitter_spreads_retry_after_and_the_body_always_agrees() {
-        let reporter = AvailabilityReporter::default();
-        reporter.set_status(Status::Disconnected);
-        let layer = RequireRedisLayer::new(reporter.availability()).retry_after_jitter(4);
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..200 {
-            reporter.record_failure(
-                "refused",
-                Some(Instant::now() + Duration::from_millis(1500)),
-            );
-            let (res, _) = send(&layer, "/").await;
-            let header: u64 = res.headers()["retry-after"]
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap();
-            assert!((2..=6).contains(&header), "{header}");
-            let body = body_text(res).await;
-            assert!(
-                body.ends_with(&format!(r#""retryAfter":{header}}}"#)),
-                "{body}"
-            );
-            seen.insert(header);
-        }
-        assert!(seen.len() >= 4, "jitter spreads the answers: {seen:?}");
-
-        // Off by default: the same wait gives the same bytes.
-        reporter.record_failure("refused", None);
-        let plain = RequireRedisLayer::new(reporter.availability());
-        let first = body_text(send(&plain, "/").await.0).await;
-        for _ in 0..20 {
-            assert_eq!(body_text(send(&plain, "/").await.0).await, first);
-        }
-    }
-
-    #[tokio::test]
-    async fn body_never_contains_the_last_error() {
-        let reporter = AvailabilityReporter::default();
-        reporter.record_failure("WRONGPASS invalid username-password pair", None);
-        reporter.set_status(Status::Failed);
-        let body = body_text(
-            send(&RequireRedisLayer::new(reporter.availability()), "/")
-                .await
-                .0,
-        )
-        .await;
-        assert!(!body.contains("WRONGPASS"), "{body}");
     }
 }
