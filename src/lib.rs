@@ -11,7 +11,7 @@
 )]
 #![cfg_attr(
     feature = "deadpool",
-    doc = "- [`RedisMonitor`] watches Redis through a deadpool-redis pool and keeps the handle \
+    doc = "- [`RedisMonitor`] watches Redis, hands out pooled connections and keeps the handle \
            true; [`RedisConfig`] reads where Redis is from the environment, with clear errors."
 )]
 //!
@@ -60,7 +60,7 @@ assert_eq!(app.oneshot(ready()).await.unwrap().status(), StatusCode::OK);
 //! | feature | default | gives |
 //! |---|---|---|
 //! | `tower` | yes | the layers: `RequireRedisLayer`, `CheckRedisLayer`, `ReadinessProbeLayer` |
-//! | `deadpool` | yes | `RedisMonitor` on a deadpool-redis pool, and `RedisConfig` from the environment |
+//! | `deadpool` | yes | `RedisMonitor` with its connection pool, and `RedisConfig` from the environment |
 //! | `metrics` | yes | metrics through the `metrics` facade, free until a recorder is installed |
 //! | `axum` | yes | the layers answer with axum's `Body`; `UnavailableResponse` is an axum `IntoResponse`; `Router::merge(probe)` serves the probe's paths as routes |
 //! | `tonic` | no | the layers answer with tonic's `Body`, for `tonic::transport::Server::layer` |

@@ -1,4 +1,6 @@
 use std::fmt;
+use std::future::Future;
+use std::time::Duration;
 
 /// Why a health check failed: a class that decides how the monitor reacts, and a short reason
 /// for operators. `Display` gives the reason, which is [redacted](crate::redact) when made.
@@ -74,3 +76,74 @@ impl fmt::Display for CheckError {
 }
 
 impl std::error::Error for CheckError {}
+
+/// One health check of a dependency, for a [`Monitor`](crate::Monitor) to run over and over.
+///
+/// ```
+/// # mod redis_gate { pub use redis_gate_core::*; }
+/// use std::time::{Duration, Instant};
+///
+/// use redis_gate::{Check, CheckError, CheckErrorKind};
+///
+/// /// Available while something accepts TCP connections at `addr`.
+/// struct Tcp {
+///     addr: std::net::SocketAddr,
+/// }
+///
+/// impl Check for Tcp {
+///     async fn check(&mut self) -> Result<Duration, CheckError> {
+///         let started = Instant::now();
+///         match tokio::net::TcpStream::connect(self.addr).await {
+///             Ok(_) => Ok(started.elapsed()),
+///             Err(err) => Err(CheckError::new(CheckErrorKind::Connection, err.to_string())),
+///         }
+///     }
+///
+///     fn timeout(&self) -> Duration {
+///         Duration::from_secs(1)
+///     }
+/// }
+/// ```
+pub trait Check: Send + 'static {
+    /// Checks once: `Ok` with the round trip, or why not, classified.
+    fn check(&mut self) -> impl Future<Output = Result<Duration, CheckError>> + Send;
+
+    /// The longest one check may take; the monitor counts a check that takes longer as a timeout
+    /// (and derives the default stall timeout from it).
+    fn timeout(&self) -> Duration;
+
+    /// Resolves when the check should run before its interval is up: a connection closed, a
+    /// failover announced. By default, never.
+    fn wake(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
+    /// Applies what the monitor decided about connections after the check that just ran: keep
+    /// them, open a fresh one for the next check, or also drop what the check's dependency pooled
+    /// for the application. The check only does it: the rules are the monitor's. By default,
+    /// nothing.
+    fn apply(&mut self, connections: Connections) {
+        let _ = connections;
+    }
+}
+
+/// What a [`Check`] does with its connections after a check, as the [`Monitor`](crate::Monitor) decided from
+/// the outcome and what it knew before.
+///
+/// | outcome | decision |
+/// |---|---|
+/// | success | `Keep` |
+/// | a timeout while available, fewer than `fall` in a row | `Keep`: asked again at once on the same connection, since a fresh one to a frozen server would wait a whole connect timeout |
+/// | an answer that says not ready (`NotReady`) | `Keep`: the connection works |
+/// | a refused, reset or timed-out connection, bad credentials or settings | `Reopen` |
+/// | any failure that makes an available dependency unavailable | `DropIdle` |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connections {
+    /// Keep every connection as it is.
+    Keep,
+    /// Open a fresh connection for the next check instead of reusing the one that failed.
+    Reopen,
+    /// The dependency has just become unavailable: open a fresh connection for the next check,
+    /// and drop the idle connections pooled for the application, which are most likely dead.
+    DropIdle,
+}

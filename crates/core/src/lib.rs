@@ -51,8 +51,8 @@ mod snapshot;
 mod status;
 
 pub use backoff::Backoff;
-pub use check::{CheckError, CheckErrorKind};
-pub use monitor::{Check, Monitor, Unavailable};
+pub use check::{Check, CheckError, CheckErrorKind, Connections};
+pub use monitor::{Monitor, Unavailable};
 pub use reporter::{Availability, AvailabilityReporter, Subscription};
 pub use sanitize::{redact, sanitize_error};
 pub use settings::{MonitorSettings, StartupPolicy};

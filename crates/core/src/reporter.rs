@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::monitor::Report;
 use crate::status::{BEEN_AVAILABLE_BIT, STARTED_BIT};
 use crate::{DEFAULT_NAME, Reading, Snapshot, Status, sanitize_error};
 
@@ -25,6 +24,18 @@ const STALLED: &str = "monitor stalled";
 /// whatever the last reading was.
 pub struct AvailabilityReporter {
     shared: Arc<Shared>,
+}
+
+/// Everything one decision tells the handle; see [`AvailabilityReporter::report`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Report {
+    pub(crate) status: Status,
+    /// The failure's reason; `None` keeps the last one as history.
+    pub(crate) error: Option<String>,
+    pub(crate) attempts: u32,
+    pub(crate) next_retry_at: Option<Instant>,
+    /// The startup decision is made (connected once, or gave up and runs degraded).
+    pub(crate) started: bool,
 }
 
 /// The reading side of the handle: `Clone + Send + Sync`, never blocks, and cloning it is one
@@ -85,18 +96,7 @@ impl AvailabilityReporter {
     /// Becoming [`Status::Connected`] starts the uptime clock, resets the attempt count, clears
     /// the next retry and marks startup complete; leaving it stops the uptime clock.
     pub fn set_status(&self, status: Status) -> bool {
-        self.update(|snapshot| {
-            let was = snapshot.reading.status();
-            snapshot.reading = Reading::new(status, snapshot.reading.is_overridden());
-            if status == Status::Connected && was != Status::Connected {
-                snapshot.connected_since = Some(Instant::now());
-                snapshot.attempts = 0;
-                snapshot.next_retry_at = None;
-                snapshot.started = true;
-            } else if status != Status::Connected {
-                snapshot.connected_since = None;
-            }
-        })
+        self.update(|snapshot| set_status(snapshot, status))
     }
 
     /// Marks the startup decision made without a connection (the watcher gave up waiting and runs
@@ -108,11 +108,9 @@ impl AvailabilityReporter {
     /// Records a failed attempt: counts it, keeps `error` (sanitized with [`sanitize_error`]) as
     /// the last error, and remembers when the next attempt is due. Does not change the status.
     pub fn record_failure(&self, error: &str, next_retry_at: Option<Instant>) {
-        let error: Arc<str> = sanitize_error(error).into();
         self.update(|snapshot| {
             snapshot.attempts = snapshot.attempts.saturating_add(1);
-            snapshot.last_error = Some(error);
-            snapshot.last_error_at = Some(Instant::now());
+            set_error(snapshot, sanitize_error(error).into());
             snapshot.next_retry_at = next_retry_at;
         });
     }
@@ -126,11 +124,9 @@ impl AvailabilityReporter {
         self.update(|snapshot| {
             newly = !snapshot.stalled;
             snapshot.stalled = true;
-            snapshot.reading = Reading::new(Status::Failed, snapshot.reading.is_overridden());
-            snapshot.connected_since = None;
+            set_status(snapshot, Status::Failed);
             snapshot.next_retry_at = None;
-            snapshot.last_error = Some(Arc::from(STALLED));
-            snapshot.last_error_at = Some(Instant::now());
+            set_error(snapshot, Arc::from(STALLED));
         });
         newly
     }
@@ -145,11 +141,9 @@ impl AvailabilityReporter {
             first = true;
             snapshot.stopped = true;
             snapshot.stalled = false;
-            snapshot.reading = Reading::new(Status::Failed, snapshot.reading.is_overridden());
-            snapshot.connected_since = None;
+            set_status(snapshot, Status::Failed);
             snapshot.next_retry_at = None;
-            snapshot.last_error = Some(Arc::from(STOPPED));
-            snapshot.last_error_at = Some(Instant::now());
+            set_error(snapshot, Arc::from(STOPPED));
         });
         first
     }
@@ -179,18 +173,11 @@ impl AvailabilityReporter {
                 None if snapshot.stalled => return,
                 None => {}
             }
-            let was = snapshot.reading.status();
-            snapshot.reading = Reading::new(report.status, snapshot.reading.is_overridden());
-            if report.status == Status::Connected {
-                if was != Status::Connected || stall_ended {
-                    snapshot.connected_since = Some(Instant::now());
-                }
-            } else {
-                snapshot.connected_since = None;
-            }
+            // A stall made the status `Failed`, so a connected report after it is a new
+            // connection for the uptime clock.
+            set_status(snapshot, report.status);
             if let Some(error) = error {
-                snapshot.last_error = Some(error);
-                snapshot.last_error_at = Some(Instant::now());
+                set_error(snapshot, error);
             }
             snapshot.attempts = report.attempts;
             snapshot.next_retry_at = report.next_retry_at;
@@ -282,6 +269,28 @@ impl Shared {
 pub(crate) struct Reported {
     pub(crate) changed: bool,
     pub(crate) stall_ended: bool,
+}
+
+/// The one rule for a status change: becoming [`Status::Connected`] starts the uptime clock,
+/// resets the attempt count, clears the next retry and completes startup; any other status stops
+/// the clock. An override is kept as it is.
+fn set_status(snapshot: &mut Snapshot, status: Status) {
+    let was = snapshot.reading.status();
+    snapshot.reading = Reading::new(status, snapshot.reading.is_overridden());
+    if status != Status::Connected {
+        snapshot.connected_since = None;
+    } else if was != Status::Connected {
+        snapshot.connected_since = Some(Instant::now());
+        snapshot.attempts = 0;
+        snapshot.next_retry_at = None;
+        snapshot.started = true;
+    }
+}
+
+/// The one rule for a failure's reason: kept, with when it was recorded.
+fn set_error(snapshot: &mut Snapshot, error: Arc<str>) {
+    snapshot.last_error = Some(error);
+    snapshot.last_error_at = Some(Instant::now());
 }
 
 fn state_byte(snapshot: &Snapshot) -> u8 {

@@ -30,5 +30,18 @@ pub use config::{
 };
 pub use connect::BuildError;
 pub use deadpool_redis;
-pub use monitor::{ConnectionError, GatedPool, RedisMonitor, StartError};
-pub use pool::{PooledConnection, RedisPool};
+pub use monitor::{RedisMonitor, StartError};
+pub use pool::{ConnectionError, GatedPool, PooledConnection, RedisPool};
+
+/// `err` and its sources, `: `-separated, for a log field or a message that shows the whole
+/// cause (each level's own text says only what failed there).
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

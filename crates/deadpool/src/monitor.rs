@@ -1,125 +1,26 @@
 //! The monitor: watches Redis on its own connection and keeps the availability handle true.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use deadpool_redis::{PoolError, TimeoutType};
-use redis_gate_core::{Availability, Monitor, Reading};
+use redis_gate_core::{Availability, Monitor, Unavailable};
 use tracing::{error, info, warn};
 
 use crate::RedisConfig;
 use crate::check::RedisCheck;
 use crate::connect::BuildError;
-use crate::pool::{PooledConnection, RedisPool};
+use crate::pool::{ConnectionError, GatedPool, PoolFailures, PooledConnection, RedisPool};
 
 /// Why [`RedisMonitor::start`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The settings cannot be used by the Redis client or the pool. No connection was tried.
-    #[error("redis configuration rejected: {0}")]
+    #[error("redis configuration rejected")]
     Config(#[from] BuildError),
     /// [`StartupPolicy::FailClosed`](redis_gate_core::StartupPolicy::FailClosed) and Redis did
-    /// not answer within the startup timeout.
-    #[error("redis not available within {} ms: {last_error}", waited.as_millis())]
-    Unavailable {
-        /// How long the monitor waited.
-        waited: Duration,
-        /// The last failure, sanitized.
-        last_error: String,
-    },
-}
-
-/// What [`RedisMonitor::connection`] returns instead of a connection.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectionError {
-    /// The handle says Redis is unavailable: no connection was attempted and nothing waited.
-    #[error("redis is unavailable ({0})")]
-    Unavailable(Reading),
-    /// The pool could not hand out a connection (all in use past the wait timeout, or a new
-    /// connection failed). This does not by itself make the handle unavailable.
-    #[error("redis pool: {0}")]
-    Pool(#[from] PoolError),
-}
-
-/// A pool that fails fast: [`GatedPool::get`] returns [`ConnectionError::Unavailable`] at once
-/// while the handle says Redis is unavailable. Cheap to clone; give one to each handler.
-#[derive(Clone)]
-pub struct GatedPool {
-    pool: RedisPool,
-    availability: Availability,
-    failures: Arc<PoolFailures>,
-}
-
-/// Connections the application's pool failed to open, reported by [`GatedPool::get`] to the
-/// monitor. Its own connection can stay healthy while new ones are refused (`maxclients`), so a
-/// `PING` alone would never notice.
-#[derive(Default)]
-pub(crate) struct PoolFailures {
-    count: AtomicU32,
-}
-
-impl PoolFailures {
-    pub(crate) fn record(&self, err: &PoolError) {
-        // Waiting for a free slot is saturation, not an outage; only failed connects count.
-        if matches!(
-            err,
-            PoolError::Backend(_)
-                | PoolError::Timeout(TimeoutType::Create)
-                | PoolError::PostCreateHook(_)
-        ) {
-            self.count.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn clear(&self) {
-        if self.count.load(Ordering::Relaxed) != 0 {
-            self.count.store(0, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn any(&self) -> bool {
-        self.count.load(Ordering::Relaxed) != 0
-    }
-}
-
-impl GatedPool {
-    /// A pooled connection, or an error at once while Redis is unavailable.
-    pub async fn get(&self) -> Result<PooledConnection, ConnectionError> {
-        let reading = self.availability.reading();
-        if !reading.is_available() {
-            return Err(ConnectionError::Unavailable(reading));
-        }
-        match self.pool.get().await {
-            Ok(conn) => {
-                self.failures.clear();
-                Ok(conn)
-            }
-            Err(err) => {
-                self.failures.record(&err);
-                Err(err.into())
-            }
-        }
-    }
-
-    /// The handle the pool is gated on.
-    pub fn availability(&self) -> &Availability {
-        &self.availability
-    }
-
-    /// The underlying pool, ungated.
-    pub fn pool(&self) -> &RedisPool {
-        &self.pool
-    }
-}
-
-impl std::fmt::Debug for GatedPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GatedPool")
-            .field("availability", &self.availability)
-            .field("pool", &self.pool.status())
-            .finish()
-    }
+    /// not answer within the startup timeout: who, how long, and the last failure.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// Watches Redis and keeps an [`Availability`] handle true.
@@ -179,10 +80,12 @@ impl RedisMonitor {
         for warning in config.warnings() {
             warn!(warning = warning.as_str(), "redis_config_warning");
         }
-        let (target, pool) = crate::connect::connect(&config).map_err(|err| {
+        let built = crate::connect::connect(&config)
+            .and_then(|(target, manager)| Ok((target, RedisPool::new(manager, &config)?)));
+        let (target, pool) = built.map_err(|err| {
             error!(
                 dependency = &*config.name,
-                reason = err.to_string().as_str(),
+                reason = crate::error_chain(&err).as_str(),
                 "redis_config_invalid"
             );
             StartError::Config(err)
@@ -197,10 +100,7 @@ impl RedisMonitor {
             Ok(monitor) => monitor,
             Err(unavailable) => {
                 pool.close();
-                return Err(StartError::Unavailable {
-                    waited: unavailable.waited,
-                    last_error: unavailable.last_error,
-                });
+                return Err(unavailable.into());
             }
         };
         Ok(RedisMonitor {
@@ -227,11 +127,11 @@ impl RedisMonitor {
 
     /// A cheap-to-clone pool that fails fast while Redis is unavailable.
     pub fn gated_pool(&self) -> GatedPool {
-        GatedPool {
-            pool: self.pool.clone(),
-            availability: self.monitor.availability(),
-            failures: Arc::clone(&self.pool_failures),
-        }
+        GatedPool::new(
+            self.pool.clone(),
+            self.monitor.availability(),
+            Arc::clone(&self.pool_failures),
+        )
     }
 
     /// A pooled connection, or [`ConnectionError::Unavailable`] at once while the handle says

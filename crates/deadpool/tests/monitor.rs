@@ -329,9 +329,10 @@ async fn fail_closed_start_without_redis_errors_within_the_startup_timeout() {
     let waited = started.elapsed();
 
     match &err {
-        StartError::Unavailable { waited, last_error } => {
-            assert_eq!(*waited, Duration::from_millis(800));
-            assert_eq!(last_error, "connection refused");
+        StartError::Unavailable(unavailable) => {
+            assert_eq!(unavailable.name, "redis");
+            assert_eq!(unavailable.waited, Duration::from_millis(800));
+            assert_eq!(unavailable.last_error, "connection refused");
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{CheckError, CheckErrorKind, MonitorSettings, StartupPolicy, Status};
+use crate::reporter::Report;
+use crate::{CheckError, CheckErrorKind, Connections, MonitorSettings, StartupPolicy, Status};
 
 /// How often, at most, a summary of ongoing connection failures is logged.
 const FAILURE_SUMMARY_EVERY: Duration = Duration::from_secs(60);
@@ -41,8 +42,8 @@ pub(crate) struct Step {
     pub(crate) next_check_in: Duration,
     /// What to log, in order.
     pub(crate) events: Vec<Event>,
-    /// The dependency has just become unavailable (a check may drop what it pooled).
-    pub(crate) lost: bool,
+    /// What the check does with its connections.
+    pub(crate) connections: Connections,
 }
 
 /// What the startup timeout decides when it passes between two outcomes (see
@@ -53,18 +54,6 @@ pub(crate) struct GaveUp {
     pub(crate) report: Report,
     /// What to log: `Degraded` when the policy is to run degraded.
     pub(crate) events: Vec<Event>,
-}
-
-/// Everything one decision tells the handle; see `AvailabilityReporter::report`.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Report {
-    pub(crate) status: Status,
-    /// The failure's reason; `None` keeps the last one as history.
-    pub(crate) error: Option<String>,
-    pub(crate) attempts: u32,
-    pub(crate) next_retry_at: Option<Instant>,
-    /// The startup decision is made (connected once, or gave up and runs degraded).
-    pub(crate) started: bool,
 }
 
 /// A log event, named by the loop (`<prefix>_connect_ok`, ...).
@@ -218,7 +207,7 @@ impl Watch {
             report: self.report(None, next_retry_at, settings),
             next_check_in: settings.check_interval,
             events,
-            lost: false,
+            connections: Connections::Keep,
         }
     }
 
@@ -244,7 +233,7 @@ impl Watch {
                     report: self.report(None, None, settings),
                     next_check_in: Duration::ZERO,
                     events,
-                    lost: false,
+                    connections: Connections::Keep,
                 };
             }
         }
@@ -305,11 +294,19 @@ impl Watch {
                 self.failures_since_log = 0;
             }
         }
+        let connections = if was_available {
+            Connections::DropIdle
+        } else if err.kind() == CheckErrorKind::NotReady {
+            // It answered, on a connection that works.
+            Connections::Keep
+        } else {
+            Connections::Reopen
+        };
         Step {
             report: self.report(Some(err.reason()), Some(now + delay), settings),
             next_check_in: delay,
             events,
-            lost: was_available,
+            connections,
         }
     }
 
@@ -397,11 +394,11 @@ mod tests {
             assert!(
                 matches!(&step.events[..], [Event::Slow { timeouts: t, .. }] if *t == timeouts)
             );
-            assert!(!step.lost);
+            assert_eq!(step.connections, Connections::Keep, "asked again on it");
         }
         let step = watch.step(Err(&timeout()), t0, &settings, 0.0);
         assert_eq!(step.report.status, Status::Disconnected);
-        assert!(step.lost);
+        assert_eq!(step.connections, Connections::DropIdle);
         assert!(matches!(&step.events[..], [Event::ConnectionLost { .. }]));
 
         // A success in between starts the count again.
@@ -431,7 +428,7 @@ mod tests {
             step.report.next_retry_at,
             Some(t0 + Duration::from_millis(100))
         );
-        assert!(step.lost);
+        assert_eq!(step.connections, Connections::DropIdle);
     }
 
     #[test]
@@ -662,13 +659,48 @@ mod tests {
         let mut watch = connected(t0, &settings);
         let step = watch.step(OK, t0, &settings, 0.0);
         assert!(step.events.is_empty());
-        assert!(!step.lost);
+        assert_eq!(step.connections, Connections::Keep);
         assert_eq!(step.report.status, Status::Connected);
 
         watch.step(Err(&refused()), t0, &settings, 0.0);
         let step = watch.step(Err(&refused()), t0, &settings, 0.0);
-        assert!(!step.lost, "lost once, not at every failure");
+        assert_eq!(
+            step.connections,
+            Connections::Reopen,
+            "idle ones dropped once, not at every failure"
+        );
         assert_eq!(step.report.status, Status::Disconnected);
+    }
+
+    #[test]
+    fn a_connection_that_answered_is_kept_one_that_failed_is_reopened() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let kinds = [
+            (CheckErrorKind::Connection, Connections::Reopen),
+            (CheckErrorKind::Timeout, Connections::Reopen),
+            (CheckErrorKind::Auth, Connections::Reopen),
+            (CheckErrorKind::Config, Connections::Reopen),
+            (CheckErrorKind::NotReady, Connections::Keep),
+        ];
+        for (kind, expected) in kinds {
+            let err = CheckError::new(kind, "why");
+            // Not available yet: nothing pooled to drop.
+            let mut watch = Watch::new(t0);
+            let step = watch.step(Err(&err), t0, &settings, 0.0);
+            assert_eq!(step.connections, expected, "{kind:?} while connecting");
+            // Available until now: whatever the kind, the idle connections go.
+            let mut watch = connected(t0, &settings);
+            let mut step = watch.step(Err(&err), t0, &settings, 0.0);
+            while step.report.status == Status::Connected {
+                step = watch.step(Err(&err), t0, &settings, 0.0);
+            }
+            assert_eq!(
+                step.connections,
+                Connections::DropIdle,
+                "{kind:?} when lost"
+            );
+        }
     }
 
     proptest! {
@@ -746,7 +778,8 @@ mod tests {
                     prop_assert_eq!(step.report.status, Status::Connected);
                     prop_assert_eq!(step.report.attempts, 0);
                 }
-                prop_assert_eq!(step.lost, before == Status::Connected && step.report.status != Status::Connected);
+                let lost = before == Status::Connected && step.report.status != Status::Connected;
+                prop_assert_eq!(step.connections == Connections::DropIdle, lost);
                 now += step.next_check_in;
             }
         }

@@ -4,7 +4,6 @@
 
 mod decide;
 
-use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,55 +12,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-pub(crate) use self::decide::Report;
 use self::decide::{Event, Step, Watch};
-use crate::{Availability, AvailabilityReporter, CheckError, MonitorSettings, StartupPolicy};
-
-/// One health check of a dependency, for a [`Monitor`] to run over and over.
-///
-/// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
-/// use std::time::{Duration, Instant};
-///
-/// use redis_gate::{Check, CheckError, CheckErrorKind};
-///
-/// /// Available while something accepts TCP connections at `addr`.
-/// struct Tcp {
-///     addr: std::net::SocketAddr,
-/// }
-///
-/// impl Check for Tcp {
-///     async fn check(&mut self) -> Result<Duration, CheckError> {
-///         let started = Instant::now();
-///         match tokio::net::TcpStream::connect(self.addr).await {
-///             Ok(_) => Ok(started.elapsed()),
-///             Err(err) => Err(CheckError::new(CheckErrorKind::Connection, err.to_string())),
-///         }
-///     }
-///
-///     fn timeout(&self) -> Duration {
-///         Duration::from_secs(1)
-///     }
-/// }
-/// ```
-pub trait Check: Send + 'static {
-    /// Checks once: `Ok` with the round trip, or why not, classified.
-    fn check(&mut self) -> impl Future<Output = Result<Duration, CheckError>> + Send;
-
-    /// The longest one check may take; the monitor counts a check that takes longer as a timeout
-    /// (and derives the default stall timeout from it).
-    fn timeout(&self) -> Duration;
-
-    /// Resolves when the check should run before its interval is up: a connection closed, a
-    /// failover announced. By default, never.
-    fn wake(&mut self) -> impl Future<Output = ()> + Send {
-        std::future::pending()
-    }
-
-    /// Called once when the dependency has just become unavailable, to drop what it may have
-    /// pooled. By default, nothing.
-    fn lost(&mut self) {}
-}
+use crate::{Availability, AvailabilityReporter, Check, MonitorSettings, StartupPolicy};
 
 /// Why [`Monitor::start`] gave up: the startup policy is [`StartupPolicy::FailClosed`] and the
 /// dependency did not become available within the startup timeout.
@@ -331,9 +283,7 @@ async fn watch_loop<C: Check>(mut this: Loop<C>) {
         for event in &step.events {
             log(events, &name, event);
         }
-        if step.lost {
-            this.check.lost();
-        }
+        this.check.apply(step.connections);
         this.deadline
             .send_replace(Instant::now() + step.next_check_in + this.stall_after);
         let mut next_check = pin!(tokio::time::sleep(step.next_check_in));
@@ -512,12 +462,13 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::{Availability, CheckErrorKind, Status};
+    use crate::{Availability, CheckError, CheckErrorKind, Connections, Status};
 
-    /// A check that fails `failures` times, then succeeds.
+    /// A check that fails `failures` times, then succeeds, and counts the monitor's decisions to
+    /// drop idle connections.
     struct Flaky {
         failures: Arc<AtomicU32>,
-        lost: Arc<AtomicU32>,
+        dropped: Arc<AtomicU32>,
     }
 
     impl Check for Flaky {
@@ -534,8 +485,10 @@ mod tests {
             Duration::from_secs(1)
         }
 
-        fn lost(&mut self) {
-            self.lost.fetch_add(1, Ordering::SeqCst);
+        fn apply(&mut self, connections: Connections) {
+            if connections == Connections::DropIdle {
+                self.dropped.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 
@@ -548,12 +501,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_loop_applies_each_step_and_calls_lost_once_per_outage() {
+    async fn the_loop_applies_each_step_and_drops_idle_connections_once_per_outage() {
         let failures = Arc::new(AtomicU32::new(2));
-        let lost = Arc::new(AtomicU32::new(0));
+        let dropped = Arc::new(AtomicU32::new(0));
         let check = Flaky {
             failures: Arc::clone(&failures),
-            lost: Arc::clone(&lost),
+            dropped: Arc::clone(&dropped),
         };
         let monitor = Monitor::start("test", "flaky", check, quick())
             .await
@@ -562,7 +515,7 @@ mod tests {
         let snapshot = monitor.availability().snapshot();
         assert_eq!(snapshot.last_error(), Some("refused"), "kept as history");
         assert_eq!(snapshot.attempts(), 0);
-        assert_eq!(lost.load(Ordering::SeqCst), 0, "never available before");
+        assert_eq!(dropped.load(Ordering::SeqCst), 0, "never available before");
 
         failures.store(3, Ordering::SeqCst);
         let redis = monitor.availability();
@@ -570,7 +523,7 @@ mod tests {
         let down = changes.changed().await.unwrap();
         assert_eq!(down.status(), Status::Disconnected);
         assert!(monitor.wait_available(Duration::from_secs(10)).await);
-        assert_eq!(lost.load(Ordering::SeqCst), 1);
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
     }
 
     /// A check with a bug.
@@ -659,7 +612,7 @@ mod tests {
         let (logs, _guard) = redis_gate_testkit::logs::LogCapture::install();
         let check = Flaky {
             failures: Arc::new(AtomicU32::new(u32::MAX)),
-            lost: Arc::default(),
+            dropped: Arc::default(),
         };
         let mut settings = quick();
         settings.startup_timeout = Duration::from_millis(200);
@@ -695,7 +648,7 @@ mod tests {
     async fn fail_closed_start_gives_up_at_the_startup_timeout() {
         let check = Flaky {
             failures: Arc::new(AtomicU32::new(u32::MAX)),
-            lost: Arc::default(),
+            dropped: Arc::default(),
         };
         let mut settings = quick();
         settings.startup = StartupPolicy::FailClosed;

@@ -45,10 +45,6 @@ struct Env<'a, F> {
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     fn read(&mut self) -> Result<Vars, ConfigError> {
-        if self.get("REDIS_WRITE_PROBE").is_some() {
-            self.warnings
-                .push("REDIS_WRITE_PROBE is deprecated: use REDIS_WRITE_CHECK".to_owned());
-        }
         Ok(Vars {
             url: self.get("REDIS_URL"),
             host: self.alias("REDIS_HOST", "REDIS_ENDPOINT"),
@@ -69,9 +65,7 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             pool_size: self.pool_size("REDIS_POOL_SIZE")?,
             backoff_initial: self.millis("REDIS_BACKOFF_INITIAL_MS")?,
             backoff_max: self.millis("REDIS_BACKOFF_MAX_MS")?,
-            write_check: self
-                .bool_alias("REDIS_WRITE_CHECK", "REDIS_WRITE_PROBE")?
-                .map(|(_, on)| on),
+            write_check: self.bool("REDIS_WRITE_CHECK")?.map(|(_, on)| on),
         })
     }
 

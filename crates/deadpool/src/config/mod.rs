@@ -2,23 +2,25 @@
 //!
 //! - `topology`: the deployment shape, each variant with its own nodes and credentials;
 //! - `parse`: one URL or host into a node, with errors that say what to fix;
+//! - `error`: [`ConfigError`], what every part reports;
 //! - `env`: the `REDIS_*` rules, each variable read once;
 //! - `file`: the form of a configuration file, for serde (feature `serde`);
 //! - here: the public [`RedisConfig`], plain data in deadpool's spirit.
 
 mod env;
+mod error;
 #[cfg(feature = "serde")]
 mod file;
 mod parse;
 mod topology;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis_gate_core::{MonitorSettings, redact};
 
+pub use self::error::ConfigError;
 use self::parse::{Parsed, parse_list, parse_node};
 pub(crate) use self::topology::{Address, Credentials, Secret, Tls};
 use self::topology::{DEFAULT_PORT, DEFAULT_SENTINEL_PORT};
@@ -174,51 +176,6 @@ impl Source {
             Source::Sentinel => "REDIS_SENTINEL_URLS",
             Source::Cluster => "REDIS_CLUSTER_URLS",
             Source::Default => "default",
-        }
-    }
-}
-
-/// A configuration mistake: which setting, its value with any secret masked, and what would be
-/// valid.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// Nothing says where Redis is, and no default was offered.
-    #[error(
-        "no Redis configuration: set REDIS_URL (e.g. redis://cache:6379/0), or REDIS_HOST (alias \
-         REDIS_ENDPOINT) with optional REDIS_PORT, REDIS_USERNAME, REDIS_AUTH_TOKEN (alias \
-         REDIS_PASSWORD), REDIS_DB and REDIS_TLS_ENABLED (alias REDIS_TLS)"
-    )]
-    Missing,
-    /// A setting has a value that cannot be used.
-    #[error("{variable}={value:?} is not valid: {expected}")]
-    Invalid {
-        /// The variable (or argument) at fault.
-        variable: &'static str,
-        /// Its value, secrets masked.
-        value: String,
-        /// What would be valid.
-        expected: Cow<'static, str>,
-    },
-}
-
-impl ConfigError {
-    pub(crate) fn invalid(
-        variable: &'static str,
-        value: &str,
-        expected: impl Into<Cow<'static, str>>,
-    ) -> ConfigError {
-        ConfigError::Invalid {
-            variable,
-            value: redact(value),
-            expected: expected.into(),
-        }
-    }
-
-    /// The variable at fault, if any.
-    pub fn variable(&self) -> Option<&'static str> {
-        match self {
-            ConfigError::Missing => None,
-            ConfigError::Invalid { variable, .. } => Some(variable),
         }
     }
 }

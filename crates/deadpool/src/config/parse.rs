@@ -5,7 +5,7 @@ use std::net::Ipv6Addr;
 use percent_encoding::percent_decode_str;
 use url::Url;
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::topology::{Address, Credentials, DEFAULT_PORT, Node, Secret, Tls};
 
 /// A parsed URL, and whether its userinfo had no colon: `redis://TOKEN@host` is read as a user

@@ -219,17 +219,12 @@ fn a_password_with_an_at_sign_alone_still_parses() {
 }
 
 #[test]
-fn the_write_check_has_the_old_name_as_an_alias() {
+fn the_write_check_is_off_unless_asked_for() {
+    assert!(!env(&[("REDIS_HOST", "cache")]).unwrap().write_check);
     assert!(
         env(&[("REDIS_HOST", "cache"), ("REDIS_WRITE_CHECK", "on")])
             .unwrap()
             .write_check
-    );
-    let cfg = env(&[("REDIS_HOST", "cache"), ("REDIS_WRITE_PROBE", "on")]).unwrap();
-    assert!(cfg.write_check);
-    assert_eq!(
-        cfg.warnings(),
-        ["REDIS_WRITE_PROBE is deprecated: use REDIS_WRITE_CHECK"]
     );
 }
 

@@ -2,6 +2,7 @@
 //! monitor's own connection target and the application's pool, with the same addresses,
 //! credentials, TLS roots and timeouts. Adding a topology touches `config/` and this module.
 
+mod client;
 mod sentinel;
 
 use std::convert::Infallible;
@@ -9,57 +10,35 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use deadpool_redis::Runtime;
 use deadpool_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
 use deadpool_redis::redis::cluster::{ClusterClient, ClusterClientBuilder};
 use deadpool_redis::redis::cluster_async::ClusterConnection;
 use deadpool_redis::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline,
-    ProtocolVersion, PushInfo, PushKind, RedisError, RedisFuture, RedisResult, TlsCertificates,
-    TlsMode, Value,
+    self, AsyncConnectionConfig, Client, Cmd, ConnectionAddr, Pipeline, ProtocolVersion, PushInfo,
+    PushKind, RedisError, RedisFuture, RedisResult, TlsMode, Value,
 };
 use tokio::sync::{Mutex, Notify};
 
+use self::client::{client, tls_roots};
 use self::sentinel::{Master, MasterAddress, Sentinels};
+use crate::RedisConfig;
 use crate::config::{Credentials, DataNodes, Node, Secret, Topology};
-use crate::{RedisConfig, RedisPool};
-
-/// A client for `node`, verifying TLS against `certificates` (PEM roots) when given.
-fn client(
-    node: &Node,
-    protocol: ProtocolVersion,
-    certificates: Option<&[u8]>,
-) -> RedisResult<Client> {
-    let info = node.revealed_url().into_connection_info()?;
-    let settings = info.redis_settings().clone().set_protocol(protocol);
-    let info = info.set_redis_settings(settings);
-    match certificates.filter(|_| node.is_tls()) {
-        Some(pem) => Client::build_with_tls(info, tls_roots(pem)),
-        None => Client::open(info),
-    }
-}
-
-fn tls_roots(pem: &[u8]) -> TlsCertificates {
-    TlsCertificates {
-        client_tls: None,
-        root_cert: Some(pem.to_vec()),
-    }
-}
 
 /// Why the settings could not be turned into clients and a pool. No connection was tried.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The Redis client refused the settings.
-    #[error("the Redis client refused the settings: {0}")]
+    #[error("the Redis client refused the settings")]
     Client(#[source] RedisError),
     /// The pool could not be built.
-    #[error("the connection pool could not be built: {0}")]
+    #[error("the connection pool could not be built")]
     Pool(#[source] managed::BuildError),
 }
 
-/// Builds both: the monitor's check target and the application's pool.
-pub(crate) fn connect(config: &RedisConfig) -> Result<(CheckTarget, RedisPool), BuildError> {
+/// Turns a configuration into both kinds of connections: the monitor's check target, and the
+/// manager that makes the application's pooled ones (see `RedisPool::new`).
+pub(crate) fn connect(config: &RedisConfig) -> Result<(CheckTarget, Manager), BuildError> {
     let pem = config.tls_ca.as_deref();
     let certificates = || pem.map(tls_roots);
     let client = |node: &Node, protocol| client(node, protocol, pem);
@@ -166,15 +145,7 @@ pub(crate) fn connect(config: &RedisConfig) -> Result<(CheckTarget, RedisPool), 
         settings: connection_settings(config),
         pings: AtomicUsize::new(0),
     };
-    let pool = managed::Pool::builder(manager)
-        .max_size(config.pool_size.max(1))
-        .wait_timeout(Some(config.timeouts.pool_wait))
-        .create_timeout(Some(config.timeouts.connect))
-        .recycle_timeout(Some(config.timeouts.response))
-        .runtime(Runtime::Tokio1)
-        .build()
-        .map_err(BuildError::Pool)?;
-    Ok((check, RedisPool::new(pool)))
+    Ok((check, manager))
 }
 
 /// The connect and response timeouts, for every connection.
@@ -471,7 +442,7 @@ enum PoolTarget {
     Cluster(Box<ClusterClient>),
 }
 
-/// The deadpool manager behind [`RedisPool`]: makes connections for any topology, and checks
+/// The deadpool manager behind [`RedisPool`](crate::RedisPool): makes connections for any topology, and checks
 /// them with `PING` before handing them out again.
 pub(crate) struct Manager {
     target: PoolTarget,

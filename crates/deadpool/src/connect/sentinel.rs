@@ -185,7 +185,7 @@ impl Sentinels {
             credentials: self.data_nodes.credentials.clone(),
             db: self.data_nodes.db,
         };
-        super::client(
+        super::client::client(
             &node,
             redis::ProtocolVersion::RESP2,
             self.certificates.as_deref(),
