@@ -27,10 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, ServiceExt};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use redis_gate::{
-    Check, CheckError, CheckErrorKind, Monitor, MonitorSettings, ReadinessProbeLayer, RedisConfig,
-    RedisMonitor, RequireRedisLayer,
-};
+use redis_gate::monitor::{CheckError, CheckErrorKind, HealthCheck, Monitor, MonitorSettings};
+use redis_gate::{ReadinessProbeLayer, RedisConfig, RedisMonitor, RequireRedisLayer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceBuilder;
@@ -42,7 +40,7 @@ struct TcpCheck {
     timeout: Duration,
 }
 
-impl Check for TcpCheck {
+impl HealthCheck for TcpCheck {
     async fn check(&mut self) -> Result<Duration, CheckError> {
         let started = Instant::now();
         match tokio::time::timeout(self.timeout, TcpStream::connect(self.addr)).await {

@@ -1,7 +1,7 @@
 //! Tower middleware that keeps HTTP and gRPC services honest about Redis.
 //!
 //! - [`Availability`] is the shared handle: cheap to clone, one atomic load to read, and a
-//!   [`Subscription`] to follow transitions. Whoever watches Redis owns the
+//!   [`Subscription`](monitor::Subscription) to follow transitions. Whoever watches Redis owns the
 //!   [`AvailabilityReporter`] that writes it.
 #![cfg_attr(
     feature = "tower",
@@ -83,36 +83,68 @@ assert_eq!(app.oneshot(ready()).await.unwrap().status(), StatusCode::OK);
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// What a service names, at the root; the parts of each, in the modules below.
+
 #[doc(inline)]
-pub use redis_gate_core::{
-    Availability, AvailabilityReporter, Backoff, Check, CheckError, CheckErrorKind, DEFAULT_NAME,
-    Monitor, MonitorSettings, Reading, Snapshot, StartupPolicy, Status, Subscription, Unavailable,
-    redact, sanitize_error,
-};
+pub use redis_gate_core::{Availability, AvailabilityReporter, Reading, StartupPolicy, Status};
 
 #[cfg(feature = "tower")]
 #[doc(inline)]
 pub use redis_gate_tower::{
-    BodyFromBytes, CheckRedis, CheckRedisLayer, DEFAULT_DETAILS_PATH, DEFAULT_ERROR,
-    DEFAULT_ERROR_CODE, DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS,
-    Drain, GateBody, ReadinessProbe, ReadinessProbeLayer, Rejection, RequireRedis,
-    RequireRedisLayer, ResponseFuture, UnavailableResponse,
+    CheckRedisLayer, Drain, ReadinessProbeLayer, RequireRedisLayer, UnavailableResponse,
 };
 
 #[cfg(feature = "tonic-health")]
 #[doc(inline)]
-pub use redis_gate_tower::{HealthMirror, mirror_health};
+pub use redis_gate_tower::HealthMirror;
 
 #[cfg(feature = "deadpool")]
 #[doc(inline)]
 pub use redis_gate_deadpool::{
-    BuildError, ConfigError, ConnectionError, DataNodes, GatedPool, Node, PooledConnection,
-    RedisConfig, RedisMonitor, RedisPool, SentinelBuilder, Source, StartError, Timeouts, Topology,
-    ping,
+    ConfigError, ConnectionError, GatedPool, PooledConnection, RedisConfig, RedisMonitor,
+    RedisPool, StartError,
 };
 
-#[cfg(feature = "serde")]
-pub use redis_gate_core::human_duration;
+/// Where Redis is: the parts of a [`RedisConfig`] (its topology and nodes, timeouts, where it
+/// was read from), and what to read durations in configuration files with.
+#[cfg(feature = "deadpool")]
+pub mod config {
+    #[doc(inline)]
+    pub use redis_gate_deadpool::{
+        BuildError, DataNodes, Node, SentinelBuilder, Source, Timeouts, Topology,
+    };
+
+    #[cfg(feature = "serde")]
+    #[doc(inline)]
+    pub use redis_gate_core::human_duration;
+}
+
+/// The monitor's parts: the generic [`Monitor`](monitor::Monitor) that watches any dependency
+/// with a [`HealthCheck`](monitor::HealthCheck), its settings and rules, the handle's snapshots
+/// and subscriptions, and one-off checks of Redis ([`ping`](monitor::ping)).
+pub mod monitor {
+    #[doc(inline)]
+    pub use redis_gate_core::{
+        Backoff, CheckError, CheckErrorKind, Connections, HealthCheck, Monitor, MonitorSettings,
+        Snapshot, Subscription, Unavailable,
+    };
+
+    #[cfg(feature = "deadpool")]
+    #[doc(inline)]
+    pub use redis_gate_deadpool::ping;
+}
+
+/// The layers' parts: the services they build, their response future and bodies, the custom
+/// rejection hook, and their defaults.
+#[cfg(feature = "tower")]
+pub mod layers {
+    #[doc(inline)]
+    pub use redis_gate_tower::{
+        BodyFromBytes, CheckRedis, DEFAULT_DETAILS_PATH, DEFAULT_ERROR, DEFAULT_ERROR_CODE,
+        DEFAULT_LIVENESS_PATHS, DEFAULT_READINESS_PATHS, DEFAULT_STARTUP_PATHS, GateBody,
+        ReadinessProbe, Rejection, RequireRedis, ResponseFuture,
+    };
+}
 
 /// The deadpool-redis (and, as `deadpool_redis::redis`, the redis-rs) that the monitor uses.
 #[cfg(feature = "deadpool")]

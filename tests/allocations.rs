@@ -61,8 +61,8 @@ struct AxumStacks {
     router_noop: axum::Router,
     require: axum::Router,
     probe: axum::Router,
-    require_outside: redis_gate::RequireRedis<axum::Router>,
-    probe_outside: redis_gate::ReadinessProbe<axum::Router>,
+    require_outside: redis_gate::layers::RequireRedis<axum::Router>,
+    probe_outside: redis_gate::layers::ReadinessProbe<axum::Router>,
 }
 
 impl AxumStacks {

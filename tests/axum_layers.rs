@@ -814,6 +814,10 @@ async fn a_gate_after_the_merge_gates_custom_probe_paths_unless_they_are_exempt(
             .route("/api/tickets", post(|| async { "ticket" }))
             .route_layer(RequireRedisLayer::new(redis.clone()).exempt("/livez")),
         Router::new()
+            .merge(probe())
+            .route("/api/tickets", post(|| async { "ticket" }))
+            .route_layer(RequireRedisLayer::new(redis.clone()).exempt_probe(&probe())),
+        Router::new()
             .route("/api/tickets", post(|| async { "ticket" }))
             .route_layer(RequireRedisLayer::new(redis.clone()))
             .merge(probe()),

@@ -30,8 +30,9 @@ use http_body_util::Full;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
+use redis_gate::monitor::Backoff;
 use redis_gate::{
-    Availability, Backoff, CheckRedisLayer, GatedPool, ReadinessProbeLayer, Reading, RedisConfig,
+    Availability, CheckRedisLayer, GatedPool, ReadinessProbeLayer, Reading, RedisConfig,
     RedisMonitor, RequireRedisLayer,
 };
 use redis_gate_testkit::http::{HttpClient, TestServer};

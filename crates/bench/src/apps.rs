@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use redis_gate::deadpool_redis::redis;
+use redis_gate::layers::{CheckRedis, ReadinessProbe, RequireRedis};
 use redis_gate::{
-    Availability, CheckRedis, CheckRedisLayer, ReadinessProbe, ReadinessProbeLayer, Reading,
-    RedisPool, RequireRedis, RequireRedisLayer,
+    Availability, CheckRedisLayer, ReadinessProbeLayer, Reading, RedisPool, RequireRedisLayer,
 };
 use tower::ServiceBuilder;
 

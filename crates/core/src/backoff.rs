@@ -10,9 +10,9 @@ use rand::Rng;
 /// in `[d/2, d]`). A common production setting is 1 s → 15 s.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
 /// use std::time::Duration;
-/// use redis_gate::Backoff;
+/// use redis_gate::monitor::Backoff;
 ///
 /// let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(15)).jitter(0.0);
 /// let delays: Vec<u64> = (0..6).map(|n| backoff.delay(n, &mut rand::rng()).as_secs()).collect();
@@ -32,6 +32,15 @@ impl Backoff {
             initial,
             max: max.max(initial),
             jitter: 0.5,
+        }
+    }
+
+    /// This backoff with both delays at most `longest`.
+    pub(crate) fn bounded(self, longest: Duration) -> Backoff {
+        Backoff {
+            initial: self.initial.min(longest),
+            max: self.max.min(longest),
+            ..self
         }
     }
 
@@ -90,9 +99,9 @@ impl serde::Serialize for Backoff {
 /// `initial` is raised to it. A `jitter` outside 0..=1 is an error (in code it is clamped).
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
 /// use std::time::Duration;
-/// use redis_gate::Backoff;
+/// use redis_gate::monitor::Backoff;
 ///
 /// let backoff: Backoff = serde_json::from_str(r#"{ "initial": "1s", "max": "15s" }"#)?;
 /// assert_eq!(backoff, Backoff::new(Duration::from_secs(1), Duration::from_secs(15)));

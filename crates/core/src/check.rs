@@ -6,8 +6,8 @@ use std::time::Duration;
 /// for operators. `Display` gives the reason, which is [redacted](crate::redact) when made.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
-/// use redis_gate::{CheckError, CheckErrorKind};
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
+/// use redis_gate::monitor::{CheckError, CheckErrorKind};
 ///
 /// let err = CheckError::new(CheckErrorKind::Connection, "connection refused");
 /// assert_eq!(err.to_string(), "connection refused");
@@ -80,17 +80,17 @@ impl std::error::Error for CheckError {}
 /// One health check of a dependency, for a [`Monitor`](crate::Monitor) to run over and over.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
 /// use std::time::{Duration, Instant};
 ///
-/// use redis_gate::{Check, CheckError, CheckErrorKind};
+/// use redis_gate::monitor::{CheckError, CheckErrorKind, HealthCheck};
 ///
 /// /// Available while something accepts TCP connections at `addr`.
 /// struct Tcp {
 ///     addr: std::net::SocketAddr,
 /// }
 ///
-/// impl Check for Tcp {
+/// impl HealthCheck for Tcp {
 ///     async fn check(&mut self) -> Result<Duration, CheckError> {
 ///         let started = Instant::now();
 ///         match tokio::net::TcpStream::connect(self.addr).await {
@@ -104,7 +104,7 @@ impl std::error::Error for CheckError {}
 ///     }
 /// }
 /// ```
-pub trait Check: Send + 'static {
+pub trait HealthCheck: Send + 'static {
     /// Checks once: `Ok` with the round trip, or why not, classified.
     fn check(&mut self) -> impl Future<Output = Result<Duration, CheckError>> + Send;
 
@@ -120,14 +120,16 @@ pub trait Check: Send + 'static {
 
     /// Applies what the monitor decided about connections after the check that just ran: keep
     /// them, open a fresh one for the next check, or also drop what the check's dependency pooled
-    /// for the application. The check only does it: the rules are the monitor's. By default,
-    /// nothing.
+    /// for the application. The rules are the monitor's; a check may still retry within one
+    /// `check` call (the Redis check retries a closed connection once, and follows a master the
+    /// sentinels name), which is part of how it checks, not a decision about the outcome. By
+    /// default, nothing.
     fn apply(&mut self, connections: Connections) {
         let _ = connections;
     }
 }
 
-/// What a [`Check`] does with its connections after a check, as the [`Monitor`](crate::Monitor) decided from
+/// What a [`HealthCheck`] does with its connections after a check, as the [`Monitor`](crate::Monitor) decided from
 /// the outcome and what it knew before.
 ///
 /// | outcome | decision |

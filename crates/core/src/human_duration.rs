@@ -4,17 +4,19 @@
 //! `"2s"`, `"1s 500ms"`), and [`deserialize`] reads any of jiff's friendly forms (`"1.5s"`,
 //! `"2 seconds"`, `"1h30m"`). Zero is refused: every duration redis-gate reads is a period, a
 //! wait or a timeout, where zero means a busy loop or an instant failure (the environment
-//! variables refuse `0` for the same reason). The error says what was given and what is valid.
+//! variables refuse `0` for the same reason). So is anything over a year, which is a typo rather
+//! than a timeout, and which, added to the time now, could overflow the clock. The error says
+//! what was given and what is valid.
 //!
 //! redis-gate's own settings use it; use it for yours:
 //!
 //! ```
-//! # mod redis_gate { pub use redis_gate_core::*; }
+//! # mod redis_gate { pub mod config { pub use redis_gate_core::human_duration; } }
 //! use std::time::Duration;
 //!
 //! #[derive(Debug, serde::Deserialize, serde::Serialize)]
 //! struct Upstream {
-//!     #[serde(with = "redis_gate::human_duration")]
+//!     #[serde(with = "redis_gate::config::human_duration")]
 //!     timeout: Duration,
 //! }
 //!
@@ -26,6 +28,8 @@
 //! assert!(err.to_string().starts_with(r#""1500" is not a duration"#), "{err}");
 //! let err = serde_json::from_str::<Upstream>(r#"{ "timeout": "0s" }"#).unwrap_err();
 //! assert!(err.to_string().contains("greater than 0"), "{err}");
+//! let err = serde_json::from_str::<Upstream>(r#"{ "timeout": "2562047788015215h" }"#);
+//! assert!(err.unwrap_err().to_string().contains("at most a year"));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
@@ -36,18 +40,22 @@ use jiff::fmt::friendly::{SpanParser, SpanPrinter};
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 
+use crate::LONGEST;
+
 static PARSER: SpanParser = SpanParser::new();
 static PRINTER: SpanPrinter = SpanPrinter::new();
 
 /// What every error says is valid.
-const EXPECTED: &str = "a duration greater than 0, such as \"500ms\", \"2s\" or \"1m 30s\"";
+const EXPECTED: &str =
+    "a duration greater than 0 and at most a year, such as \"500ms\", \"2s\" or \"1m 30s\"";
 
 /// Writes `duration` as a string: `"500ms"`, `"2s"`, `"1m 30s"`, `"1s 500ms"`.
 pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&PRINTER.unsigned_duration_to_string(duration))
 }
 
-/// Reads a duration greater than 0 from a string such as `"500ms"`, `"2s"` or `"1m 30s"`.
+/// Reads a duration greater than 0 and at most a year from a string such as `"500ms"`, `"2s"` or
+/// `"1m 30s"`.
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     deserializer.deserialize_str(HumanDuration)
 }
@@ -63,7 +71,7 @@ impl Visitor<'_> for HumanDuration {
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
         match PARSER.parse_unsigned_duration(text) {
-            Ok(duration) if duration.is_zero() => {
+            Ok(duration) if duration.is_zero() || duration > LONGEST => {
                 Err(E::custom(format_args!("{text:?} is not valid: {EXPECTED}")))
             }
             Ok(duration) => Ok(duration),

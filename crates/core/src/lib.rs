@@ -31,8 +31,9 @@
 //! This crate knows nothing about Redis or HTTP; the layers live in `redis-gate-tower` and the
 //! Redis monitor in `redis-gate-deadpool`.
 //!
-//! Most services depend on the `redis-gate` crate instead, which re-exports every item here at
-//! its root; the examples on the items use those paths (`redis_gate::…`).
+//! Most services depend on the `redis-gate` crate instead, which re-exports what a service names
+//! at its root and the rest in its `config`, `monitor` and `layers` modules; the examples on the
+//! items use those paths (`redis_gate::…`).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -51,13 +52,17 @@ mod snapshot;
 mod status;
 
 pub use backoff::Backoff;
-pub use check::{Check, CheckError, CheckErrorKind, Connections};
+pub use check::{CheckError, CheckErrorKind, Connections, HealthCheck};
 pub use monitor::{Monitor, Unavailable};
 pub use reporter::{Availability, AvailabilityReporter, Subscription};
 pub use sanitize::{redact, sanitize_error};
 pub use settings::{MonitorSettings, StartupPolicy};
 pub use snapshot::Snapshot;
 pub use status::{Reading, Status};
+
+/// The longest duration a monitor uses: a longer setting is taken as this one. More is a typo
+/// rather than a period or a timeout, and added to the time now it could overflow the clock.
+pub(crate) const LONGEST: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
 
 /// The name a reporter gets from [`AvailabilityReporter::default`].
 pub const DEFAULT_NAME: &str = "redis";

@@ -399,7 +399,7 @@ impl Subscription {
     /// reporter is gone.
     ///
     /// ```
-    /// # mod redis_gate { pub use redis_gate_core::*; }
+    /// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
     /// use redis_gate::{AvailabilityReporter, Status};
     ///
     /// # #[tokio::main(flavor = "current_thread")]

@@ -16,8 +16,7 @@ const MAX_CHARS: usize = 200;
 /// whose password position is uncertain.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
-/// use redis_gate::redact;
+/// use redis_gate_core::redact;
 ///
 /// assert_eq!(redact("rediss://app:hunter2@cache:6380/0"), "rediss://app:***@cache:6380/0");
 /// assert_eq!(redact("redis://s3cr3t@cache"), "redis://***@cache");
@@ -42,8 +41,7 @@ pub fn redact(text: &str) -> String {
 /// [`redact`]s it, turns control characters into spaces, and cuts it to 200 characters.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
-/// use redis_gate::sanitize_error;
+/// use redis_gate_core::sanitize_error;
 ///
 /// assert_eq!(
 ///     sanitize_error("connect to rediss://app:hunter2@cache:6380/0 failed\n"),

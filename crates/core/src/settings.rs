@@ -18,12 +18,13 @@ pub enum StartupPolicy {
 /// it flips, how it backs off, and what it does at startup.
 ///
 /// Plain data with public fields, as in deadpool's configs: start from the defaults and change
-/// what you need.
+/// what you need. A monitor takes any duration longer than a year as a year.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
 /// use std::time::Duration;
-/// use redis_gate::{MonitorSettings, StartupPolicy};
+/// use redis_gate::StartupPolicy;
+/// use redis_gate::monitor::MonitorSettings;
 ///
 /// let mut settings = MonitorSettings::default();
 /// settings.check_interval = Duration::from_millis(500);
@@ -63,8 +64,22 @@ impl MonitorSettings {
     /// The stall timeout in force for a check that can take up to `longest_check`: the one set,
     /// or three check intervals plus `longest_check`.
     pub fn stall_after(&self, longest_check: Duration) -> Duration {
-        self.stall_timeout
-            .unwrap_or(self.check_interval * 3 + longest_check)
+        self.stall_timeout.unwrap_or_else(|| {
+            self.check_interval
+                .saturating_mul(3)
+                .saturating_add(longest_check)
+        })
+    }
+
+    /// These settings with every duration at most [`LONGEST`](crate::LONGEST).
+    pub(crate) fn bounded(self) -> MonitorSettings {
+        MonitorSettings {
+            check_interval: self.check_interval.min(crate::LONGEST),
+            startup_timeout: self.startup_timeout.min(crate::LONGEST),
+            stall_timeout: self.stall_timeout.map(|stall| stall.min(crate::LONGEST)),
+            backoff: self.backoff.bounded(crate::LONGEST),
+            ..self
+        }
     }
 }
 
@@ -113,9 +128,10 @@ impl serde::Serialize for MonitorSettings {
 /// are strings in human form, greater than 0.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
 /// use std::time::Duration;
-/// use redis_gate::{MonitorSettings, StartupPolicy};
+/// use redis_gate::StartupPolicy;
+/// use redis_gate::monitor::MonitorSettings;
 ///
 /// let settings: MonitorSettings = serde_json::from_str(
 ///     r#"{ "check_interval": "500ms", "startup": "fail_closed", "backoff": { "max": "15s" } }"#,

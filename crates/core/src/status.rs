@@ -59,7 +59,7 @@ pub(crate) const BEEN_AVAILABLE_BIT: u8 = 0b1_0000;
 /// `CheckRedis` puts into request extensions.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
 /// use redis_gate::{AvailabilityReporter, Status};
 ///
 /// let reporter = AvailabilityReporter::default();
@@ -83,7 +83,7 @@ impl Reading {
     /// The reading of `status`, with or without an operator override.
     ///
     /// ```
-    /// # mod redis_gate { pub use redis_gate_core::*; }
+    /// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
     /// use redis_gate::{Reading, Status};
     ///
     /// assert!(Reading::new(Status::Connected, false).is_available());

@@ -12,8 +12,9 @@
 //!
 //! This crate knows Redis but not HTTP.
 //!
-//! Most services depend on the `redis-gate` crate instead, which re-exports every item here at
-//! its root; the examples on the items use those paths (`redis_gate::…`).
+//! Most services depend on the `redis-gate` crate instead, which re-exports what a service names
+//! at its root and the rest in its `config`, `monitor` and `layers` modules; the examples on the
+//! items use those paths (`redis_gate::…`).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -31,7 +31,7 @@ pub enum StartError {
 /// check interval and as soon as its connection closes (RESP3 tells; standalone Redis 6 or
 /// later), flips the handle on refused or reset connections immediately and on timeouts after
 /// `fall` in a row, reconnects with capped, jittered backoff, and logs transitions rather than
-/// attempts. It is the Redis [`Check`](redis_gate_core::Check) on the generic
+/// attempts. It is the Redis [`HealthCheck`](redis_gate_core::HealthCheck) on the generic
 /// [`Monitor`](redis_gate_core::Monitor), whose rules and events it shares (named `redis_*`).
 ///
 /// **Keep it alive** for as long as anything uses its handle: store it next to the server, or
@@ -44,7 +44,7 @@ pub enum StartError {
 /// `Failed` with `monitor stalled` until its checks complete again.
 ///
 /// ```no_run
-/// # mod redis_gate { pub use redis_gate_deadpool::*; }
+/// # mod redis_gate { pub use redis_gate_deadpool::*; pub mod config { pub use redis_gate_deadpool::*; } }
 /// use redis_gate::{RedisConfig, RedisMonitor};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -85,7 +85,7 @@ impl RedisMonitor {
         let (target, pool) = built.map_err(|err| {
             error!(
                 dependency = &*config.name,
-                reason = crate::error_chain(&err).as_str(),
+                reason = redis_gate_core::redact(&crate::error_chain(&err)).as_str(),
                 "redis_config_invalid"
             );
             StartError::Config(err)

@@ -97,7 +97,8 @@ impl std::fmt::Debug for PooledConnection {
     }
 }
 
-/// What [`RedisMonitor::connection`] returns instead of a connection.
+/// What [`GatedPool::get`] and [`RedisMonitor::connection`](crate::RedisMonitor::connection)
+/// return instead of a connection.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
     /// The handle says Redis is unavailable: no connection was attempted and nothing waited.

@@ -20,13 +20,14 @@ use pin_project_lite::pin_project;
 /// inner service's responses into a [`GateBody`]:
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
 /// use std::convert::Infallible;
 ///
 /// use bytes::Bytes;
 /// use http::{Request, Response};
 /// use http_body_util::Empty;
-/// use redis_gate::{AvailabilityReporter, GateBody, RequireRedisLayer};
+/// use redis_gate::layers::GateBody;
+/// use redis_gate::{AvailabilityReporter, RequireRedisLayer};
 /// use tower::{ServiceBuilder, service_fn};
 ///
 /// let reporter = AvailabilityReporter::default();

@@ -17,7 +17,7 @@ use crate::middleware::impl_inner_accessors;
 /// slower origin instead of failing.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
 /// use std::convert::Infallible;
 ///
 /// use http::{Request, Response};

@@ -24,8 +24,9 @@
 //! `ServiceBuilder`, last in axum's `.layer` chain) so probes are answered before the gate can
 //! reject them; the gate lets the probe's default paths through either way.
 //!
-//! Most services depend on the `redis-gate` crate instead, which re-exports every item here at
-//! its root; the examples on the items use those paths (`redis_gate::…`).
+//! Most services depend on the `redis-gate` crate instead, which re-exports what a service names
+//! at its root and the rest in its `config`, `monitor` and `layers` modules; the examples on the
+//! items use those paths (`redis_gate::…`).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -52,4 +53,4 @@ pub use require::{
     UnavailableResponse,
 };
 #[cfg(feature = "tonic-health")]
-pub use tonic_health::{HealthMirror, mirror_health};
+pub use tonic_health::HealthMirror;

@@ -15,7 +15,7 @@ use crate::probe::Drain;
 /// server stops.
 ///
 /// ```no_run
-/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
 /// use redis_gate::{AvailabilityReporter, HealthMirror, ReadinessProbeLayer};
 ///
 /// # async fn run() {
@@ -115,18 +115,4 @@ impl HealthMirror {
             }
         }
     }
-}
-
-/// Keeps `service_name` and the overall service `""` equal to the handle: a shorthand for
-/// `HealthMirror::new(availability).service(service_name).run(health)`. Runs until the handle's
-/// writer is gone; spawn it.
-pub async fn mirror_health(
-    availability: Availability,
-    health: HealthReporter,
-    service_name: impl Into<String>,
-) {
-    HealthMirror::new(availability)
-        .service(service_name)
-        .run(health)
-        .await;
 }

@@ -33,6 +33,14 @@ pub(crate) struct Watch {
     next_retry_at: Option<Instant>,
 }
 
+/// The last error when the startup timeout passed before any check finished.
+pub(crate) fn no_answer(startup_timeout: Duration) -> String {
+    format!(
+        "no answer within the startup timeout ({} ms)",
+        startup_timeout.as_millis()
+    )
+}
+
 /// What one step decides.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Step {
@@ -139,10 +147,7 @@ impl Watch {
         let (reason, error) = match &self.last_reason {
             Some(reason) => (reason.clone(), None),
             None => {
-                let reason = format!(
-                    "no answer within the startup timeout ({} ms)",
-                    settings.startup_timeout.as_millis()
-                );
+                let reason = no_answer(settings.startup_timeout);
                 (reason.clone(), Some(reason))
             }
         };

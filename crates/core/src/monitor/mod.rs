@@ -1,4 +1,4 @@
-//! A monitor for any dependency: the watch loop around a [`Check`], with the rules of
+//! A monitor for any dependency: the watch loop around a [`HealthCheck`], with the rules of
 //! [`MonitorSettings`] (fall and rise, backoff, startup policy, stall timeout), transition-only
 //! logs, metrics, and a handle that never outlives it.
 
@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use self::decide::{Event, Step, Watch};
-use crate::{Availability, AvailabilityReporter, Check, MonitorSettings, StartupPolicy};
+use crate::{Availability, AvailabilityReporter, HealthCheck, MonitorSettings, StartupPolicy};
 
 /// Why [`Monitor::start`] gave up: the startup policy is [`StartupPolicy::FailClosed`] and the
 /// dependency did not become available within the startup timeout.
@@ -28,7 +28,7 @@ pub struct Unavailable {
     pub last_error: String,
 }
 
-/// Watches one dependency with a [`Check`] and keeps an [`Availability`] handle true.
+/// Watches one dependency with a [`HealthCheck`] and keeps an [`Availability`] handle true.
 ///
 /// It checks at once, then every check interval while available and on its backoff schedule
 /// while not; flips on refused or reset connections at once and on timeouts after `fall` in a
@@ -39,17 +39,17 @@ pub struct Unavailable {
 /// `monitor stopped`, and a stalled check makes it say `monitor stalled`.
 ///
 /// ```no_run
-/// # mod redis_gate { pub use redis_gate_core::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
 /// # use std::time::Duration;
-/// # use redis_gate::{Check, CheckError};
+/// # use redis_gate::monitor::{HealthCheck, CheckError};
 /// # struct Tcp;
-/// # impl Check for Tcp {
+/// # impl HealthCheck for Tcp {
 /// #     async fn check(&mut self) -> Result<Duration, CheckError> { Ok(Duration::ZERO) }
 /// #     fn timeout(&self) -> Duration { Duration::from_secs(1) }
 /// # }
-/// use redis_gate::{Monitor, MonitorSettings};
+/// use redis_gate::monitor::{Monitor, MonitorSettings};
 ///
-/// # async fn run() -> Result<(), redis_gate::Unavailable> {
+/// # async fn run() -> Result<(), redis_gate::monitor::Unavailable> {
 /// let upstream = Monitor::start("upstream", "upstream", Tcp, MonitorSettings::default()).await?;
 /// let availability = upstream.availability(); // for the layers, like Redis's
 /// # Ok(()) }
@@ -68,7 +68,7 @@ impl Monitor {
     /// Starts watching with `check` and returns at once, while the first check runs. `events`
     /// names the log events (`"redis"` gives `redis_connect_ok`); `name` names the dependency in
     /// the handle, the logs and the metrics. Must be called within a Tokio runtime.
-    pub fn spawn<C: Check>(
+    pub fn spawn<C: HealthCheck>(
         events: &'static str,
         name: impl Into<Arc<str>>,
         check: C,
@@ -77,7 +77,8 @@ impl Monitor {
         let reporter = Arc::new(AvailabilityReporter::new(name));
         let availability = reporter.availability();
         let (stop, stopped) = watch::channel(false);
-        let stall_after = settings.stall_after(check.timeout());
+        let settings = settings.bounded();
+        let stall_after = settings.stall_after(check.timeout().min(crate::LONGEST));
         let (deadline, deadlines) = watch::channel(Instant::now() + stall_after);
         let task = tokio::spawn(watch_loop(Loop {
             check,
@@ -107,7 +108,7 @@ impl Monitor {
     /// [`spawn`](Self::spawn), then the startup policy: with [`StartupPolicy::FailClosed`] it
     /// waits up to the startup timeout for the first connection and fails if none comes
     /// (logging `<events>_connect_fatal`); with [`StartupPolicy::Degraded`] it returns at once.
-    pub async fn start<C: Check>(
+    pub async fn start<C: HealthCheck>(
         events: &'static str,
         name: impl Into<Arc<str>>,
         check: C,
@@ -118,7 +119,10 @@ impl Monitor {
             && !monitor.wait_available(settings.startup_timeout).await
         {
             let snapshot = monitor.availability.snapshot();
-            let last_error = snapshot.last_error().unwrap_or("no answer").to_owned();
+            let last_error = snapshot.last_error().map_or_else(
+                || decide::no_answer(settings.startup_timeout),
+                str::to_owned,
+            );
             error!(
                 dependency = snapshot.name(),
                 waited_ms = settings.startup_timeout.as_millis() as u64,
@@ -227,7 +231,7 @@ struct Loop<C> {
     stall_after: Duration,
 }
 
-async fn watch_loop<C: Check>(mut this: Loop<C>) {
+async fn watch_loop<C: HealthCheck>(mut this: Loop<C>) {
     let name = this.reporter.snapshot().name;
     let events = this.events;
     let _stop_on_exit = StopOnExit {
@@ -471,7 +475,7 @@ mod tests {
         dropped: Arc<AtomicU32>,
     }
 
-    impl Check for Flaky {
+    impl HealthCheck for Flaky {
         async fn check(&mut self) -> Result<Duration, CheckError> {
             let left = self.failures.load(Ordering::SeqCst);
             if left == 0 {
@@ -526,10 +530,29 @@ mod tests {
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
     }
 
+    #[tokio::test]
+    async fn durations_beyond_a_year_are_a_year_not_a_panic() {
+        let settings = MonitorSettings {
+            check_interval: Duration::MAX,
+            startup_timeout: Duration::MAX,
+            backoff: crate::Backoff::new(Duration::MAX, Duration::MAX),
+            ..MonitorSettings::default()
+        };
+        let check = Flaky {
+            failures: Arc::new(AtomicU32::new(0)),
+            dropped: Arc::default(),
+        };
+        let monitor = Monitor::start("test", "patient", check, settings)
+            .await
+            .unwrap();
+        assert!(monitor.wait_available(Duration::from_secs(10)).await);
+        monitor.shutdown().await;
+    }
+
     /// A check with a bug.
     struct Panics;
 
-    impl Check for Panics {
+    impl HealthCheck for Panics {
         async fn check(&mut self) -> Result<Duration, CheckError> {
             panic!("a bug in a health check");
         }
@@ -564,7 +587,7 @@ mod tests {
     /// answers, with a long connect timeout.
     struct Hangs;
 
-    impl Check for Hangs {
+    impl HealthCheck for Hangs {
         async fn check(&mut self) -> Result<Duration, CheckError> {
             std::future::pending().await
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, RedisError, Value};
-use redis_gate_core::{Check, CheckError, CheckErrorKind, Connections};
+use redis_gate_core::{CheckError, CheckErrorKind, Connections, HealthCheck};
 use tokio::sync::Notify;
 use tracing::{debug, info};
 
@@ -20,7 +20,7 @@ use crate::config::Timeouts;
 use crate::connect::{CheckTarget, Unhealthy, connection_settings};
 use crate::pool::{PoolFailures, RedisPool};
 
-impl Check for RedisCheck {
+impl HealthCheck for RedisCheck {
     /// The health check; when the application's pool has failed to open connections, also a
     /// fresh connection, which is what the pool needs and what `maxclients` refuses.
     async fn check(&mut self) -> Result<Duration, CheckError> {
@@ -149,7 +149,7 @@ impl RedisCheck {
 
     /// Connects if there is no connection, then checks; returns the `PING` round trip. What
     /// happens to the connection after a failure is the monitor's decision (see
-    /// [`Check::apply`]).
+    /// [`HealthCheck::apply`]).
     ///
     /// Two failures are checked again at once, within this check: a connection kept from an
     /// earlier check may have been closed under us (`CLIENT KILL`, an idle timeout, a proxy)

@@ -34,7 +34,7 @@ pub use self::topology::{DataNodes, Node, Topology};
 /// and `Debug` never show a password: `rediss://app:***@cache:6380/0`.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_deadpool::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_deadpool::*; pub mod config { pub use redis_gate_deadpool::*; } }
 /// use std::time::Duration;
 /// use redis_gate::{RedisConfig, StartupPolicy};
 ///
@@ -54,7 +54,7 @@ figment and config-rs alike) in the shape people write by hand, with the default
 (say, to log the settings in force), it has the same shape without the password:
 
 ```
-# mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_deadpool::*; }
+# mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_deadpool::*; pub mod config { pub use redis_gate_deadpool::*; } }
 use std::time::Duration;
 use redis_gate::{RedisConfig, StartupPolicy};
 
@@ -244,7 +244,7 @@ impl RedisConfig {
     /// builder sets how to log in to the master itself.
     ///
     /// ```
-    /// # mod redis_gate { pub use redis_gate_deadpool::*; }
+    /// # mod redis_gate { pub use redis_gate_deadpool::*; pub mod config { pub use redis_gate_deadpool::*; } }
     /// use redis_gate::RedisConfig;
     ///
     /// let cfg = RedisConfig::sentinel(&["s1:26379", "s2:26379"], "mymaster")

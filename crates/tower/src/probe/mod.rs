@@ -81,7 +81,7 @@ use crate::middleware::{impl_answer_early_service, impl_inner_accessors};
 /// even when it is layered outside the probe.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
 /// use std::convert::Infallible;
 ///
 /// use bytes::Bytes;
@@ -132,22 +132,24 @@ use crate::middleware::{impl_answer_early_service, impl_inner_accessors};
 ///
 /// The last one compiles: axum's `layer` and `route_layer` take exactly the same
 /// `Layer<Route>`, so nothing in the type can refuse one and accept the other. Use `merge`
-/// instead, which cannot be put in a wrong place.
+/// instead: its routes answer wherever it is in the chain.
 ///
-/// A `RequireRedis` gate that wraps the probe (layered outside it, or a `route_layer` or `layer`
-/// added after the `merge`) lets the default paths through. Paths you configure yourself are
-/// gated like any other path there: exempt them
-/// ([`RequireRedisLayer::exempt`](crate::RequireRedisLayer::exempt)), or keep the probe outside
-/// the gate (after the gate's `route_layer` in an axum chain).
+/// What can still get in their way is a layer added *after* the `merge`, which wraps the probe's
+/// routes like every other route. A `RequireRedis` gate there (or layered outside the probe) lets
+/// the default paths through, but gates paths you configured yourself like any other path: give
+/// it the probe
+/// ([`RequireRedisLayer::exempt_probe`](crate::RequireRedisLayer::exempt_probe)), or merge the
+/// probe after the gate's `route_layer`. The same goes for a layer of your own, such as
+/// authentication: merge the probe after it.
 ///
 #[cfg_attr(
     feature = "axum",
     doc = r#"
-With axum, merge the probe into the router; its paths answer wherever the `merge` sits, with or
-without layers around them:
+With axum, merge the probe into the router, after its `route_layer`s; its paths are routes, so
+layers added later wrap them too:
 
 ```
-# mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+# mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
 use axum::Router;
 use axum::body::Body;
 use axum::routing::post;
@@ -271,6 +273,11 @@ impl ReadinessProbeLayer {
     pub fn details_token(mut self, token: &str) -> Self {
         Arc::make_mut(&mut self.probe).details_token = Some(BearerToken::new(token));
         self
+    }
+
+    /// Every path this probe answers, once each.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
+        self.probe.paths.routes().into_iter().map(|(path, _)| path)
     }
 
     /// A handle that makes readiness answer `DRAINING` (see [`Drain`]). Every service this layer

@@ -1,4 +1,4 @@
-//! The probe as axum routes, so that `Router::merge(probe)` serves its paths wherever it sits.
+//! The probe as axum routes, so that `Router::merge(probe)` serves its paths as routes.
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -17,9 +17,10 @@ use super::endpoints::Endpoint;
 /// Every path of the probe as a route of its own, answered as the layer answers it: `GET` and
 /// `HEAD` only (`405` otherwise), `Cache-Control: no-store`, the same bodies, the same drain.
 ///
-/// A route is matched by axum's router, so the probe's paths keep answering wherever the
-/// `merge` sits among `route`, `route_layer` and `layer` calls; a layer added after the merge
-/// wraps them as it wraps every route. Differences from the layer, both forced by routing:
+/// A route is matched by axum's router, so the probe's paths answer wherever the `merge` sits
+/// among `route`, `route_layer` and `layer` calls; a layer added after the merge wraps them as
+/// it wraps every route (merge the probe after your route layers, or see
+/// [`RequireRedisLayer::exempt_probe`](crate::RequireRedisLayer::exempt_probe)). Differences from the layer, both forced by routing:
 ///
 /// - the details path behind a [`details_token`](ReadinessProbeLayer::details_token) answers a
 ///   request without the right token with axum's own not-found answer (`404`, empty body), as a

@@ -23,6 +23,7 @@ use self::retry::RetryPolicy;
 use crate::body::BodyFromBytes;
 use crate::middleware::{impl_answer_early_service, impl_inner_accessors};
 use crate::paths::{DEFAULT_PATH_LENGTHS, length_bit};
+use crate::probe::ReadinessProbeLayer;
 
 /// The error message of the default body.
 pub const DEFAULT_ERROR: &str = "Service Temporarily Unavailable";
@@ -46,7 +47,7 @@ pub const DEFAULT_ERROR_CODE: &str = "REDIS_UNAVAILABLE";
 /// [`gate_probe_paths`](Self::gate_probe_paths) turns that off.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
 /// use std::convert::Infallible;
 ///
 /// use bytes::Bytes;
@@ -104,7 +105,7 @@ pub struct RequireRedis<S> {
 /// `disconnected`. With the `axum` feature it is an `IntoResponse`.
 ///
 /// ```
-/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+/// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
 /// use bytes::Bytes;
 /// use http::StatusCode;
 /// use http_body_util::Full;
@@ -230,6 +231,29 @@ impl RequireRedisLayer {
         self
     }
 
+    /// Lets every path `probe` answers through, the ones you gave it included, for a gate that
+    /// wraps the probe: around the router, or a `route_layer` added after `merge(probe)`. Without
+    /// it, only the probe's default paths pass, and a custom liveness path (`/livez`) would
+    /// answer `503` while Redis is down.
+    ///
+    /// ```
+    /// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+    /// use redis_gate::{AvailabilityReporter, ReadinessProbeLayer, RequireRedisLayer};
+    ///
+    /// let reporter = AvailabilityReporter::default();
+    /// let probe = ReadinessProbeLayer::new()
+    ///     .liveness_paths(["/livez"])
+    ///     .require(reporter.availability());
+    /// let gate = RequireRedisLayer::new(reporter.availability()).exempt_probe(&probe);
+    /// # drop(gate);
+    /// ```
+    pub fn exempt_probe(mut self, probe: &ReadinessProbeLayer) -> Self {
+        for path in probe.paths() {
+            self = self.exempt(path);
+        }
+        self
+    }
+
     /// Lets requests under `prefix` through even while Redis is down. Matching respects path
     /// segments: `/internal` exempts `/internal` and `/internal/jobs`, not `/internals`.
     pub fn exempt_prefix(mut self, prefix: &str) -> Self {
@@ -255,7 +279,7 @@ impl RequireRedisLayer {
     /// `Retry-After` and `Cache-Control: no-store` when the responder leaves them out.
     ///
     /// ```
-    /// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+    /// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; pub mod layers { pub use redis_gate_tower::*; } }
     /// use bytes::Bytes;
     /// use http::{Response, StatusCode};
     /// use redis_gate::{AvailabilityReporter, RequireRedisLayer};

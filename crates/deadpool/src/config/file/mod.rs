@@ -167,7 +167,7 @@ impl ConfigFile {
         }
         if let Some(pem) = &cfg.tls_ca {
             let text = std::str::from_utf8(pem).map_err(|_| "tls_ca holds no PEM text")?;
-            file.tls_ca = Some(text.to_owned());
+            file.tls_ca = Some(certificates_only(text));
         }
         Ok(file)
     }
@@ -564,3 +564,21 @@ struct TimeoutsForm {
 
 #[cfg(test)]
 mod tests;
+
+/// The `CERTIFICATE` blocks of a PEM text, each whole: all that verifying a server uses, and
+/// never a private key that a combined PEM file may also hold.
+fn certificates_only(pem: &str) -> String {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = String::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        out.push_str(&rest[start..start + len + END.len()]);
+        out.push('\n');
+        rest = &rest[start + len + END.len()..];
+    }
+    out
+}

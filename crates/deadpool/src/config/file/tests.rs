@@ -575,6 +575,26 @@ fn in_a_table_of_its_own_the_error_points_at_the_table_not_at_the_secret() {
 }
 
 #[test]
+fn inline_the_whole_error_shows_the_line_with_the_secret_and_the_message_alone_does_not() {
+    #[derive(Debug, serde::Deserialize)]
+    struct App {
+        #[allow(dead_code)]
+        redis: RedisConfig,
+    }
+    // What the README warns about: toml quotes the line where the `redis` table starts, which
+    // here is the line with the password. Its message alone never holds it.
+    for document in [
+        "redis = { url = \"redis://cache:99999\", password = \"hunter2\" }\n",
+        "redis.url = \"redis://app:hunter2@cache:99999\"\n",
+    ] {
+        let err = toml::from_str::<App>(document).unwrap_err();
+        assert!(err.to_string().contains("hunter2"), "{err}");
+        assert!(!err.message().contains("hunter2"), "{}", err.message());
+        assert!(err.message().contains("is not valid"), "{}", err.message());
+    }
+}
+
+#[test]
 fn durations_are_read_in_human_form_and_bad_ones_are_refused() {
     let cfg = from_toml(
         r#"
@@ -676,4 +696,24 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_ca_written_back_keeps_its_certificates_and_never_a_private_key() {
+    let combined =
+        format!("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n{CA}");
+    let mut cfg = RedisConfig::from_url("rediss://cache").unwrap();
+    cfg.tls_ca = Some(combined.as_bytes().into());
+    let written = to_toml(&cfg);
+    assert!(
+        !written.contains("PRIVATE KEY") && !written.contains("c2VjcmV0"),
+        "{written}"
+    );
+    let read = from_toml(&written).unwrap();
+    assert_eq!(
+        String::from_utf8(read.tls_ca.unwrap().to_vec())
+            .unwrap()
+            .trim(),
+        CA.trim()
+    );
 }
