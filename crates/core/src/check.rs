@@ -29,6 +29,9 @@ pub enum CheckErrorKind {
     Timeout,
     /// It answered, but is not ready to serve (Redis: `LOADING`, `BUSY`, `MASTERDOWN`, ...).
     NotReady,
+    /// It serves reads but refuses writes (Redis: `READONLY`, `OOM`, `NOREPLICAS`, `MISCONF`,
+    /// writes paused). The monitor keeps it readable and marks writes refused.
+    ReadOnly,
     /// The credentials are wrong or missing. Waiting will not fix it.
     Auth,
     /// The settings cannot work (a TLS certificate that does not verify, a client that refuses
@@ -57,12 +60,14 @@ impl CheckError {
 }
 
 impl CheckErrorKind {
-    /// `connection`, `timeout`, `not_ready`, `auth` or `config`: a label for metrics and logs.
+    /// `connection`, `timeout`, `not_ready`, `read_only`, `auth` or `config`: a label for metrics
+    /// and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckErrorKind::Connection => "connection",
             CheckErrorKind::Timeout => "timeout",
             CheckErrorKind::NotReady => "not_ready",
+            CheckErrorKind::ReadOnly => "read_only",
             CheckErrorKind::Auth => "auth",
             CheckErrorKind::Config => "config",
         }
@@ -137,6 +142,7 @@ pub trait HealthCheck: Send + 'static {
 /// | success | `Keep` |
 /// | a timeout while available, fewer than `fall` in a row | `Keep`: asked again at once on the same connection, since a fresh one to a frozen server would wait a whole connect timeout |
 /// | an answer that says not ready (`NotReady`) | `Keep`: the connection works |
+/// | reads answered, writes refused (`ReadOnly`) | `Keep`, whatever came before: a read-only dependency still serves reads through what it pooled |
 /// | a refused, reset or timed-out connection, bad credentials or settings | `Reopen` |
 /// | any failure that makes an available dependency unavailable | `DropIdle` |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Metrics, with the `metrics` feature: the gauge `redis_gate_available{dependency}`, the
+//! Metrics, with the `metrics` feature: the gauges `redis_gate_available{dependency}` (reads and
+//! writes work) and `redis_gate_readable{dependency}` (reads work), the
 //! counters `redis_gate_transitions_total{dependency,from,to}` and
 //! `redis_gate_check_failures_total{dependency,reason}`, and the histogram
 //! `redis_gate_check_duration_seconds{dependency}`.
@@ -38,6 +39,9 @@ pub(crate) fn transition(name: &str, from: Reading, to: Reading) {
 }
 
 fn available(name: &str, reading: Reading) {
-    let value = if reading.is_available() { 1.0 } else { 0.0 };
-    metrics::gauge!("redis_gate_available", "dependency" => name.to_owned()).set(value);
+    let gauge = |works: bool| if works { 1.0 } else { 0.0 };
+    metrics::gauge!("redis_gate_available", "dependency" => name.to_owned())
+        .set(gauge(reading.is_available()));
+    metrics::gauge!("redis_gate_readable", "dependency" => name.to_owned())
+        .set(gauge(reading.can_read()));
 }

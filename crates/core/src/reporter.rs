@@ -30,6 +30,8 @@ pub struct AvailabilityReporter {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Report {
     pub(crate) status: Status,
+    /// Reads answer and writes are refused (only meaningful with [`Status::Connected`]).
+    pub(crate) writes_refused: bool,
     /// The failure's reason; `None` keeps the last one as history.
     pub(crate) error: Option<String>,
     pub(crate) attempts: u32,
@@ -97,6 +99,15 @@ impl AvailabilityReporter {
     /// the next retry and marks startup complete; leaving it stops the uptime clock.
     pub fn set_status(&self, status: Status) -> bool {
         self.update(|snapshot| set_status(snapshot, status))
+    }
+
+    /// Records whether a connected dependency refuses writes while it answers reads (a
+    /// read-only replica, a full memory, writes paused). The handle then reads as not available
+    /// ([`Reading::is_available`]) but readable ([`Reading::can_read`]), with the status word
+    /// `read_only`. It means nothing, and is forgotten, while the status is not
+    /// [`Status::Connected`]. Returns `true` if the reading changed.
+    pub fn set_writes_refused(&self, refused: bool) -> bool {
+        self.update(|snapshot| set_writes_refused(snapshot, refused))
     }
 
     /// Marks the startup decision made without a connection (the watcher gave up waiting and runs
@@ -176,6 +187,7 @@ impl AvailabilityReporter {
             // A stall made the status `Failed`, so a connected report after it is a new
             // connection for the uptime clock.
             set_status(snapshot, report.status);
+            set_writes_refused(snapshot, report.writes_refused);
             if let Some(error) = error {
                 set_error(snapshot, error);
             }
@@ -198,7 +210,8 @@ impl AvailabilityReporter {
     pub fn mark_unavailable(&self, reason: &str) -> bool {
         let reason: Arc<str> = sanitize_error(reason).into();
         self.update(|snapshot| {
-            snapshot.reading = Reading::new(snapshot.reading.status(), true);
+            snapshot.reading = Reading::new(snapshot.reading.status(), true)
+                .with_writes_refused(snapshot.reading.writes_refused());
             snapshot.override_reason = Some(reason);
         })
     }
@@ -206,7 +219,8 @@ impl AvailabilityReporter {
     /// Lifts the operator override; the monitor's status applies again.
     pub fn clear_override(&self) -> bool {
         self.update(|snapshot| {
-            snapshot.reading = Reading::new(snapshot.reading.status(), false);
+            snapshot.reading = Reading::new(snapshot.reading.status(), false)
+                .with_writes_refused(snapshot.reading.writes_refused());
             snapshot.override_reason = None;
         })
     }
@@ -276,7 +290,9 @@ pub(crate) struct Reported {
 /// the clock. An override is kept as it is.
 fn set_status(snapshot: &mut Snapshot, status: Status) {
     let was = snapshot.reading.status();
-    snapshot.reading = Reading::new(status, snapshot.reading.is_overridden());
+    // Writes stay refused while connected, and mean nothing otherwise.
+    snapshot.reading = Reading::new(status, snapshot.reading.is_overridden())
+        .with_writes_refused(snapshot.reading.writes_refused());
     if status != Status::Connected {
         snapshot.connected_since = None;
     } else if was != Status::Connected {
@@ -285,6 +301,11 @@ fn set_status(snapshot: &mut Snapshot, status: Status) {
         snapshot.next_retry_at = None;
         snapshot.started = true;
     }
+}
+
+/// The one rule for writes: refused or accepted, which only a connected reading tells apart.
+fn set_writes_refused(snapshot: &mut Snapshot, refused: bool) {
+    snapshot.reading = snapshot.reading.with_writes_refused(refused);
 }
 
 /// The one rule for a failure's reason: kept, with when it was recorded.
@@ -454,6 +475,32 @@ mod tests {
         let mut future = pin!(future);
         let mut cx = Context::from_waker(Waker::noop());
         matches!(future.as_mut().poll(&mut cx), Poll::Ready(_))
+    }
+
+    #[test]
+    fn writes_refused_reads_as_read_only_until_accepted_or_disconnected() {
+        let reporter = AvailabilityReporter::default();
+        let redis = reporter.availability();
+        reporter.set_status(Status::Connected);
+        assert!(reporter.set_writes_refused(true), "a transition");
+        let reading = redis.reading();
+        assert!(reading.can_read() && !reading.can_write() && !redis.is_available());
+        assert_eq!(reading.as_str(), "read_only");
+        assert_eq!(reading.status(), Status::Connected);
+
+        // An override and its end keep the fact underneath.
+        reporter.mark_unavailable("maintenance");
+        assert!(!redis.reading().can_read());
+        reporter.clear_override();
+        assert!(redis.reading().is_read_only());
+
+        assert!(reporter.set_writes_refused(false));
+        assert!(redis.is_available());
+        reporter.set_writes_refused(true);
+        reporter.set_status(Status::Disconnected);
+        reporter.set_status(Status::Connected);
+        assert!(redis.is_available(), "forgotten while disconnected");
+        assert!(!reporter.set_writes_refused(false), "no change, no wake-up");
     }
 
     #[test]
@@ -701,6 +748,7 @@ mod tests {
     fn connected_report() -> Report {
         Report {
             status: Status::Connected,
+            writes_refused: false,
             error: None,
             attempts: 0,
             next_retry_at: None,
@@ -735,6 +783,7 @@ mod tests {
         let redis = reporter.availability();
         let gave_up = Report {
             status: Status::Failed,
+            writes_refused: false,
             error: Some("no answer within the startup timeout (8000 ms)".to_owned()),
             attempts: 0,
             next_retry_at: None,
@@ -768,6 +817,7 @@ mod tests {
         let retry_at = Instant::now() + Duration::from_secs(2);
         let failed = Report {
             status: Status::Disconnected,
+            writes_refused: false,
             error: Some("connect to redis://u:hunter2@h refused".to_owned()),
             attempts: 3,
             next_retry_at: Some(retry_at),

@@ -51,12 +51,19 @@ const OVERRIDE_BIT: u8 = 0b0100;
 pub(crate) const STARTED_BIT: u8 = 0b1000;
 /// Likewise: set once the reading has been available, and never cleared.
 pub(crate) const BEEN_AVAILABLE_BIT: u8 = 0b1_0000;
+/// Part of the reading: connected, reads answered, writes refused. Only ever set beside
+/// [`Status::Connected`].
+const WRITES_REFUSED_BIT: u8 = 0b10_0000;
+const READING_BITS: u8 = STATUS_MASK | OVERRIDE_BIT | WRITES_REFUSED_BIT;
 
-/// What a reader saw at one instant: the monitor's [`Status`] and whether an operator override
-/// holds the dependency out of service.
+/// What a reader saw at one instant: the monitor's [`Status`], whether an operator override
+/// holds the dependency out of service, and whether a connected dependency refuses writes while
+/// it answers reads (a Redis that is read-only: a replica, out of memory, a failed save, writes
+/// paused).
 ///
-/// It is two bits of one atomic byte, so it is `Copy`, costs one load to take, and is what
-/// `CheckRedis` puts into request extensions.
+/// [`is_available`](Self::is_available) means reads *and* writes work; [`can_read`](Self::can_read)
+/// means reads do. It is bits of one atomic byte, so it is `Copy`, costs one load to take, and is
+/// what `CheckRedis` puts into request extensions.
 ///
 /// ```
 /// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
@@ -73,7 +80,7 @@ pub struct Reading(u8);
 
 impl Reading {
     pub(crate) const fn from_bits(bits: u8) -> Reading {
-        Reading(bits & (STATUS_MASK | OVERRIDE_BIT))
+        Reading(bits & READING_BITS)
     }
 
     pub(crate) const fn bits(self) -> u8 {
@@ -93,10 +100,59 @@ impl Reading {
         Reading(status as u8 | if overridden { OVERRIDE_BIT } else { 0 })
     }
 
-    /// True when the status is [`Status::Connected`] and no override is in force.
+    /// This reading of a connected dependency that answers reads and refuses writes (`refused`),
+    /// or accepts both. A reading that is not [`Status::Connected`] has no such distinction and
+    /// is returned as it is.
+    ///
+    /// ```
+    /// # mod redis_gate { pub use redis_gate_core::*; pub mod monitor { pub use redis_gate_core::*; } }
+    /// use redis_gate::{Reading, Status};
+    ///
+    /// let read_only = Reading::new(Status::Connected, false).with_writes_refused(true);
+    /// assert!(read_only.can_read());
+    /// assert!(!read_only.can_write());
+    /// assert!(!read_only.is_available());
+    /// assert_eq!(read_only.as_str(), "read_only");
+    /// ```
+    pub const fn with_writes_refused(self, refused: bool) -> Reading {
+        if refused && self.status() as u8 == Status::Connected as u8 {
+            Reading(self.0 | WRITES_REFUSED_BIT)
+        } else {
+            Reading(self.0 & !WRITES_REFUSED_BIT)
+        }
+    }
+
+    /// True when reads and writes both work: the status is [`Status::Connected`], no override is
+    /// in force, and writes are not refused. What every gate, probe and mirror requires unless
+    /// told that reads are enough.
     #[inline]
     pub const fn is_available(self) -> bool {
         self.0 == Status::Connected as u8
+    }
+
+    /// True when reads work: [`Status::Connected`] and no override, whether or not writes are
+    /// refused.
+    #[inline]
+    pub const fn can_read(self) -> bool {
+        self.0 & !WRITES_REFUSED_BIT == Status::Connected as u8
+    }
+
+    /// True when writes work, which is when everything does: the same as
+    /// [`is_available`](Self::is_available).
+    #[inline]
+    pub const fn can_write(self) -> bool {
+        self.is_available()
+    }
+
+    /// Whether the writes-refused bit is set, override or not.
+    pub(crate) const fn writes_refused(self) -> bool {
+        self.0 & WRITES_REFUSED_BIT != 0
+    }
+
+    /// True while the dependency answers reads and refuses writes (no override in force).
+    #[inline]
+    pub const fn is_read_only(self) -> bool {
+        self.0 == Status::Connected as u8 | WRITES_REFUSED_BIT
     }
 
     /// The monitor's status, whatever the override says.
@@ -111,10 +167,13 @@ impl Reading {
         self.0 & OVERRIDE_BIT != 0
     }
 
-    /// The word clients see: `maintenance` while overridden, else the status word.
+    /// The word clients see: `maintenance` while overridden, `read_only` while writes are
+    /// refused, else the status word.
     pub const fn as_str(self) -> &'static str {
         if self.is_overridden() {
             "maintenance"
+        } else if self.is_read_only() {
+            "read_only"
         } else {
             self.status().as_str()
         }
@@ -126,6 +185,7 @@ impl fmt::Debug for Reading {
         f.debug_struct("Reading")
             .field("status", &self.status())
             .field("overridden", &self.is_overridden())
+            .field("writes_refused", &(self.0 & WRITES_REFUSED_BIT != 0))
             .finish()
     }
 }
@@ -167,6 +227,38 @@ mod tests {
                 assert_eq!(reading.is_overridden(), overridden);
             }
         }
+    }
+
+    #[test]
+    fn writes_refused_is_a_connected_reading_that_reads_but_does_not_write() {
+        for status in ALL {
+            for overridden in [false, true] {
+                let reading = Reading::new(status, overridden).with_writes_refused(true);
+                let connected = status == Status::Connected;
+                assert_eq!(reading.can_read(), connected && !overridden);
+                assert!(!reading.can_write() && !reading.is_available());
+                assert_eq!(reading.is_read_only(), connected && !overridden);
+                assert_eq!(reading.status(), status);
+                assert_eq!(Reading::from_bits(reading.bits()), reading);
+                assert_eq!(
+                    reading.with_writes_refused(false),
+                    Reading::new(status, overridden)
+                );
+            }
+        }
+        let read_only = Reading::new(Status::Connected, false).with_writes_refused(true);
+        assert_eq!(read_only.as_str(), "read_only");
+        assert_eq!(
+            read_only.with_writes_refused(false).as_str(),
+            "connected",
+            "writes back"
+        );
+        assert_eq!(
+            Reading::new(Status::Connected, true)
+                .with_writes_refused(true)
+                .as_str(),
+            "maintenance"
+        );
     }
 
     #[test]

@@ -31,6 +31,23 @@ pub(crate) struct Watch {
     last_reason: Option<String>,
     /// When the next check is due, as last published: a decision made between checks keeps it.
     next_retry_at: Option<Instant>,
+    /// Reads answer, writes are refused: since the first refusal, until `rise` checks in a row
+    /// accept them again. Forgotten when reads fail too: the next connection tells anew.
+    writes_refused: Option<Refused>,
+}
+
+/// Writes refused while reads answer.
+#[derive(Clone, Debug)]
+struct Refused {
+    since: Instant,
+    /// Checks in a row that accepted writes since they were refused.
+    accepted_in_row: u32,
+}
+
+/// What a check that reached the dependency says about writes.
+enum Writes<'a> {
+    Accepted,
+    Refused(&'a CheckError),
 }
 
 /// The last error when the startup timeout passed before any check finished.
@@ -92,6 +109,10 @@ pub(crate) enum Event {
         waited: Duration,
         reason: String,
     },
+    /// Reads answer, writes are refused from now on.
+    WritesRefused { reason: String },
+    /// Writes are accepted again after `rise` checks in a row.
+    WritesAccepted { refused_for: Duration },
 }
 
 impl Watch {
@@ -110,6 +131,7 @@ impl Watch {
             failures_since_log: 0,
             last_reason: None,
             next_retry_at: None,
+            writes_refused: None,
         }
     }
 
@@ -175,12 +197,22 @@ impl Watch {
         jitter: f64,
     ) -> Step {
         match outcome {
-            Ok(latency) => self.succeeded(latency, now, settings),
+            Ok(latency) => self.succeeded(latency, Writes::Accepted, now, settings),
+            // Reads answered: a success for reads, whatever happened to the write.
+            Err(err) if err.kind() == CheckErrorKind::ReadOnly => {
+                self.succeeded(Duration::ZERO, Writes::Refused(err), now, settings)
+            }
             Err(err) => self.failed(err, now, settings, jitter),
         }
     }
 
-    fn succeeded(&mut self, latency: Duration, now: Instant, settings: &MonitorSettings) -> Step {
+    fn succeeded(
+        &mut self,
+        latency: Duration,
+        writes: Writes<'_>,
+        now: Instant,
+        settings: &MonitorSettings,
+    ) -> Step {
         self.timeouts_in_row = 0;
         self.successes_in_row = self.successes_in_row.saturating_add(1);
         let mut events = Vec::new();
@@ -205,11 +237,38 @@ impl Watch {
             self.last_failure_log = None;
             self.failures_since_log = 0;
         }
-        // Not back yet (`rise` asks for more): the next check is the next attempt.
-        let next_retry_at =
-            (self.status != Status::Connected).then_some(now + settings.check_interval);
+        let error = match writes {
+            Writes::Refused(err) => {
+                if self.writes_refused.is_none() {
+                    events.push(Event::WritesRefused {
+                        reason: err.reason().to_owned(),
+                    });
+                }
+                self.writes_refused = Some(Refused {
+                    since: self.writes_refused.as_ref().map_or(now, |r| r.since),
+                    accepted_in_row: 0,
+                });
+                Some(err.reason())
+            }
+            Writes::Accepted => {
+                if let Some(refused) = &mut self.writes_refused {
+                    refused.accepted_in_row = refused.accepted_in_row.saturating_add(1);
+                    if refused.accepted_in_row >= settings.rise.max(1) {
+                        events.push(Event::WritesAccepted {
+                            refused_for: now.saturating_duration_since(refused.since),
+                        });
+                        self.writes_refused = None;
+                    }
+                }
+                None
+            }
+        };
+        // Not back yet (`rise` asks for more), or writes refused: the next check is the next
+        // attempt, for reads or for writes.
+        let next_retry_at = (self.status != Status::Connected || self.writes_refused.is_some())
+            .then_some(now + settings.check_interval);
         Step {
-            report: self.report(None, next_retry_at, settings),
+            report: self.report(error, next_retry_at, settings),
             next_check_in: settings.check_interval,
             events,
             connections: Connections::Keep,
@@ -245,6 +304,7 @@ impl Watch {
         self.timeouts_in_row = 0;
         self.failures = self.failures.saturating_add(1);
         self.last_reason = Some(err.reason().to_owned());
+        self.writes_refused = None;
 
         let waited = now.saturating_duration_since(self.started_at);
         if !self.ever_connected
@@ -324,6 +384,7 @@ impl Watch {
         self.next_retry_at = next_retry_at;
         Report {
             status: self.status,
+            writes_refused: self.writes_refused.is_some(),
             error: error.map(str::to_owned),
             attempts: self.failures,
             next_retry_at,
@@ -384,6 +445,103 @@ mod tests {
                 attempt: 1
             }]
         );
+    }
+
+    fn writes_refused() -> CheckError {
+        CheckError::new(
+            CheckErrorKind::ReadOnly,
+            "OOM: maxmemory reached and writes are refused",
+        )
+    }
+
+    #[test]
+    fn a_refused_write_makes_it_read_only_at_once_and_keeps_every_connection() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = connected(t0, &settings);
+        let step = watch.step(Err(&writes_refused()), t0, &settings, 0.0);
+        assert_eq!(step.report.status, Status::Connected, "reads answer");
+        assert!(step.report.writes_refused);
+        assert_eq!(step.connections, Connections::Keep, "never drops the pool");
+        assert_eq!(step.next_check_in, settings.check_interval);
+        assert_eq!(
+            step.report.next_retry_at,
+            Some(t0 + settings.check_interval),
+            "when writes may be back"
+        );
+        assert_eq!(
+            step.report.error.as_deref(),
+            Some(writes_refused().reason())
+        );
+        assert_eq!(
+            step.events,
+            [Event::WritesRefused {
+                reason: writes_refused().reason().to_owned()
+            }]
+        );
+        // Refused again: no new event, still read-only.
+        let step = watch.step(Err(&writes_refused()), t0, &settings, 0.0);
+        assert!(step.report.writes_refused);
+        assert!(step.events.is_empty());
+    }
+
+    #[test]
+    fn writes_come_back_after_rise_checks_in_a_row() {
+        let t0 = Instant::now();
+        let mut settings = settings();
+        settings.rise = 2;
+        let mut watch = Watch::new(t0);
+        watch.step(OK, t0, &settings, 0.0);
+        watch.step(OK, t0, &settings, 0.0);
+        assert_eq!(watch.status(), Status::Connected);
+        watch.step(Err(&writes_refused()), t0, &settings, 0.0);
+
+        let later = t0 + Duration::from_secs(3);
+        let step = watch.step(OK, later, &settings, 0.0);
+        assert!(step.report.writes_refused, "one success is not rise");
+        // A refusal in between starts the count again.
+        watch.step(Err(&writes_refused()), later, &settings, 0.0);
+        watch.step(OK, later, &settings, 0.0);
+        let step = watch.step(OK, later, &settings, 0.0);
+        assert!(!step.report.writes_refused);
+        assert_eq!(step.report.next_retry_at, None);
+        assert_eq!(
+            step.events,
+            [Event::WritesAccepted {
+                refused_for: Duration::from_secs(3)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_dependency_that_starts_read_only_connects_read_only() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = Watch::new(t0);
+        let step = watch.step(Err(&writes_refused()), t0, &settings, 0.0);
+        assert_eq!(step.report.status, Status::Connected);
+        assert!(step.report.writes_refused);
+        assert!(step.report.started);
+        assert!(matches!(
+            &step.events[..],
+            [Event::ConnectOk { .. }, Event::WritesRefused { .. }]
+        ));
+    }
+
+    #[test]
+    fn reads_failing_too_is_an_outage_and_writes_are_learnt_anew() {
+        let t0 = Instant::now();
+        let settings = settings();
+        let mut watch = connected(t0, &settings);
+        watch.step(Err(&writes_refused()), t0, &settings, 0.0);
+        let step = watch.step(Err(&refused()), t0, &settings, 0.0);
+        assert_eq!(step.report.status, Status::Disconnected);
+        assert!(!step.report.writes_refused);
+        assert_eq!(step.connections, Connections::DropIdle, "reads were served");
+        assert!(matches!(&step.events[..], [Event::ConnectionLost { .. }]));
+        let step = watch.step(OK, t0, &settings, 0.0);
+        assert_eq!(step.report.status, Status::Connected);
+        assert!(!step.report.writes_refused, "a writable server is writable");
     }
 
     #[test]
@@ -531,6 +689,7 @@ mod tests {
                 gave_up.report,
                 Report {
                     status: Status::Failed,
+                    writes_refused: false,
                     error: None,
                     attempts: 1,
                     next_retry_at: failed.report.next_retry_at,

@@ -387,6 +387,16 @@ fn log(events: &str, name: &str, event: &Event) {
             reason = reason.as_str(),
             "{events}_connect_degraded"
         ),
+        Event::WritesRefused { reason } => warn!(
+            dependency = name,
+            reason = reason.as_str(),
+            "{events}_writes_refused"
+        ),
+        Event::WritesAccepted { refused_for } => info!(
+            dependency = name,
+            refused_ms = ms(refused_for),
+            "{events}_writes_accepted"
+        ),
     }
 }
 
