@@ -27,6 +27,19 @@ pub(super) fn timed_out(what: &str, after: Duration) -> CheckError {
     )
 }
 
+/// A write of the write check that got no answer in `after` while reads answered: writes are
+/// held up (`CLIENT PAUSE WRITE`, a `FAILOVER` under way) or the server is too slow to write.
+pub(super) fn write_held_up(after: Duration) -> CheckError {
+    let ms = (after.as_micros() + 500) / 1000;
+    CheckError::new(
+        CheckErrorKind::ReadOnly,
+        format!(
+            "writes held up: the write check got no answer in {ms} ms while reads answer \
+             (CLIENT PAUSE WRITE, a FAILOVER)"
+        ),
+    )
+}
+
 /// Turns a client error into a failure class and a reason an operator can act on. Server
 /// messages are repeated without any arguments they echo: those can hold a password.
 pub(super) fn classify(err: &RedisError, context: &Context) -> CheckError {
@@ -39,6 +52,12 @@ pub(super) fn classify(err: &RedisError, context: &Context) -> CheckError {
         _ if code == "NOAUTH" || code == "WRONGPASS" => {
             (Auth, format!("authentication failed ({code})"))
         }
+        ErrorKind::Server(ServerErrorKind::NoPerm) => (
+            Auth,
+            "NOPERM: the user lacks permission for a command or key the check needs (grant it \
+             in the user's ACL)"
+                .into(),
+        ),
         ErrorKind::Server(ServerErrorKind::BusyLoading) => (
             NotReady,
             "LOADING: redis is loading the dataset into memory".into(),
@@ -49,13 +68,35 @@ pub(super) fn classify(err: &RedisError, context: &Context) -> CheckError {
         ),
         _ if code == "BUSY" => (NotReady, "BUSY: redis is running a long script".into()),
         ErrorKind::Server(ServerErrorKind::ReadOnly) => (
-            NotReady,
+            ReadOnly,
             "READONLY: the server is a replica and refuses writes".into(),
         ),
         _ if code == "OOM" => (
-            NotReady,
+            ReadOnly,
             "OOM: maxmemory reached and writes are refused".into(),
         ),
+        _ if code == "NOREPLICAS" => (
+            ReadOnly,
+            "NOREPLICAS: too few replicas in sync (min-replicas-to-write) and writes are refused"
+                .into(),
+        ),
+        _ if code == "MISCONF" => (
+            ReadOnly,
+            "MISCONF: the last background save failed (stop-writes-on-bgsave-error) and writes \
+             are refused"
+                .into(),
+        ),
+        ErrorKind::Server(ServerErrorKind::ClusterDown)
+            if detail.contains("only accepts read commands") =>
+        {
+            (
+                ReadOnly,
+                "CLUSTERDOWN: the cluster is down and accepts only reads".into(),
+            )
+        }
+        ErrorKind::Server(ServerErrorKind::ClusterDown) => {
+            (NotReady, "CLUSTERDOWN: the cluster is down".into())
+        }
         _ if code == "ERR" && is_unknown_sentinel_command(&detail) => {
             (NotReady, NOT_A_SENTINEL.into())
         }
@@ -314,13 +355,44 @@ mod tests {
             ),
             (
                 reply("-READONLY You can't write against a read only replica."),
-                NotReady,
+                ReadOnly,
                 "READONLY: the server is a replica and refuses writes",
             ),
             (
                 reply("-OOM command not allowed when used memory > 'maxmemory'."),
-                NotReady,
+                ReadOnly,
                 "OOM: maxmemory reached and writes are refused",
+            ),
+            (
+                reply("-NOREPLICAS Not enough good replicas to write."),
+                ReadOnly,
+                "NOREPLICAS: too few replicas in sync (min-replicas-to-write) and writes are \
+                 refused",
+            ),
+            (
+                reply(
+                    "-MISCONF Redis is configured to save RDB snapshots, but it's currently \
+                     unable to persist to disk.",
+                ),
+                ReadOnly,
+                "MISCONF: the last background save failed (stop-writes-on-bgsave-error) and \
+                 writes are refused",
+            ),
+            (
+                reply("-CLUSTERDOWN The cluster is down and only accepts read commands"),
+                ReadOnly,
+                "CLUSTERDOWN: the cluster is down and accepts only reads",
+            ),
+            (
+                reply("-CLUSTERDOWN The cluster is down"),
+                NotReady,
+                "CLUSTERDOWN: the cluster is down",
+            ),
+            (
+                reply("-NOPERM User app has no permissions to run the 'set' command"),
+                Auth,
+                "NOPERM: the user lacks permission for a command or key the check needs (grant \
+                 it in the user's ACL)",
             ),
             (
                 reply("-NOAUTH Authentication required."),

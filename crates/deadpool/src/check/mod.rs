@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::aio::MultiplexedConnection;
-use deadpool_redis::redis::{self, RedisError, Value};
+use deadpool_redis::redis::{self, ErrorKind, RedisError, ServerErrorKind, Value};
 use redis_gate_core::{CheckError, CheckErrorKind, Connections, HealthCheck};
 use tokio::sync::Notify;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use self::classify::{Context, timed_out};
 use crate::RedisConfig;
@@ -98,6 +98,12 @@ pub(crate) struct RedisCheck {
     timeouts: Timeouts,
     /// `SET <key> <millis> PX <ttl>` after each `PING`, when the write check is on.
     write_check: Option<(String, u64)>,
+    /// The write check's own connection, so that a write held up (`CLIENT PAUSE WRITE`, a
+    /// `FAILOVER`) never delays the `PING` of the next check queued behind it.
+    write_conn: Option<MultiplexedConnection>,
+    /// The user may not write the write check's key (`NOPERM`): said once, then writes go
+    /// unchecked rather than reads failing.
+    write_denied: bool,
     conn: Option<MultiplexedConnection>,
     /// Notified when `conn` closes, if the connection can tell (RESP3).
     closed: Option<Arc<Notify>>,
@@ -133,6 +139,8 @@ impl RedisCheck {
                 let ttl = (config.monitor.check_interval * 3).max(Duration::from_secs(1));
                 (key, ttl.as_millis() as u64)
             }),
+            write_conn: None,
+            write_denied: false,
             conn: None,
             closed: None,
             diagnosis: DIAGNOSIS.min(config.timeouts.connect),
@@ -176,6 +184,7 @@ impl RedisCheck {
     pub(crate) fn disconnect(&mut self) {
         self.conn = None;
         self.closed = None;
+        self.write_conn = None;
     }
 
     /// What is left of `step`'s own timeout before the deadline, if there is one.
@@ -248,17 +257,68 @@ impl RedisCheck {
             return Err(CheckError::new(CheckErrorKind::NotReady, reason));
         }
 
-        let budget = self.budget(self.timeouts.response);
-        if let (Some((key, ttl_ms)), Some(conn)) = (&self.write_check, self.conn.as_mut()) {
-            // Catches what PING cannot: READONLY after a failover, OOM, paused writes.
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(key).arg(now_millis()).arg("PX").arg(*ttl_ms);
-            let written = tokio::time::timeout(budget, cmd.query_async::<()>(conn))
-                .await
-                .map_err(|_| timed_out("write check", budget))?;
-            written.map_err(|err| self.failed("write check", budget, &err))?;
-        }
+        self.check_writes().await?;
         Ok(latency)
+    }
+
+    /// The write check, when it is on: what `PING` cannot see, such as `READONLY` after a
+    /// failover, `OOM`, `NOREPLICAS` or writes paused. Reads have answered by now, so a write
+    /// refused or held up says `ReadOnly`; a write connection that was kept and turns out closed
+    /// is retried once on a fresh one.
+    async fn check_writes(&mut self) -> Result<(), CheckError> {
+        if self.write_check.is_none() || self.write_denied {
+            return Ok(());
+        }
+        let reused = self.write_conn.is_some();
+        match self.write_once().await {
+            Err(err) if reused && err.kind() == CheckErrorKind::Connection => {
+                self.write_conn = None;
+                self.write_once().await
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn write_once(&mut self) -> Result<(), CheckError> {
+        if self.write_conn.is_none() {
+            let budget = self.budget(self.timeouts.connect);
+            let connected = self.target.connect_beside(&self.settings);
+            let conn = tokio::time::timeout(budget, connected)
+                .await
+                .map_err(|_| timed_out("write check connect", budget))?
+                .map_err(|err| self.failed("write check connect", budget, &err))?;
+            self.write_conn = Some(conn);
+        }
+        let budget = self.budget(self.timeouts.response);
+        let (Some((key, ttl_ms)), Some(conn)) = (&self.write_check, self.write_conn.as_mut())
+        else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(now_millis()).arg("PX").arg(*ttl_ms);
+        let Ok(written) = tokio::time::timeout(budget, cmd.query_async::<()>(conn)).await else {
+            return Err(classify::write_held_up(budget));
+        };
+        match written {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) => {
+                self.write_denied = true;
+                warn!(
+                    dependency = &*self.config.name,
+                    key = key.as_str(),
+                    "redis_write_check_denied"
+                );
+                Ok(())
+            }
+            // The client's own response timeout, which races ours.
+            Err(err) if err.is_timeout() => Err(classify::write_held_up(budget)),
+            Err(err) => {
+                if err.is_io_error() || err.is_connection_dropped() {
+                    self.write_conn = None;
+                }
+                Err(self.failed("write check", budget, &err))
+            }
+        }
     }
 
     /// A connect that failed (`err`, or `None` when it timed out after `budget`) is looked at

@@ -313,9 +313,13 @@ impl RedisConfig {
     }
 
     /// The longest one health check can honestly take: a connect and a retried one, a response
-    /// for each of its commands, and a look into a failed connect.
+    /// for each of its commands, and a look into a failed connect; with the write check, its own
+    /// connect, retried, and its write.
     pub(crate) fn longest_check(&self) -> Duration {
-        self.timeouts.connect * 2 + self.timeouts.response * 4 + Duration::from_millis(500)
+        let (connects, responses) = if self.write_check { (4, 6) } else { (2, 4) };
+        self.timeouts.connect * connects
+            + self.timeouts.response * responses
+            + Duration::from_millis(500)
     }
 
     /// The key the write check sets, when it is on.

@@ -271,6 +271,27 @@ impl CheckTarget {
         }
     }
 
+    /// One more connection to the node the check's own connection goes to, for the write check:
+    /// no side effect on where the check goes next.
+    pub(crate) async fn connect_beside(
+        &self,
+        settings: &AsyncConnectionConfig,
+    ) -> RedisResult<MultiplexedConnection> {
+        let client = match self {
+            CheckTarget::Single { resp2, .. } => Some(&**resp2),
+            CheckTarget::Sentinel { connected_to, .. } => {
+                connected_to.as_deref().map(|(_, client)| client)
+            }
+            CheckTarget::Cluster(seeds) => seeds.first(),
+        };
+        let client = client.ok_or_else(|| {
+            RedisError::from((redis::ErrorKind::Io, "no node connected to write beside"))
+        })?;
+        client
+            .get_multiplexed_async_connection_with_config(settings)
+            .await
+    }
+
     /// What `PING` cannot tell: a sentinel's master must still be master, and still the one the
     /// sentinels name; a cluster must be whole. `Ok(None)` when healthy.
     pub(crate) async fn verify(
@@ -474,6 +495,12 @@ impl Manager {
     }
 }
 
+/// A reply that refuses `PING` itself while reads work: `MISCONF`, after a failed background
+/// save. A connection that gets it is alive and serves reads.
+fn refuses_writes_only(err: &RedisError) -> bool {
+    err.code() == Some("MISCONF")
+}
+
 impl managed::Manager for Manager {
     type Type = Connection;
     type Error = RedisError;
@@ -518,8 +545,11 @@ impl managed::Manager for Manager {
         // A new connection carries no command yet, so one opened after `requirepass` was set at
         // runtime would fail the handler's first command: a `PING` turns that into a failed
         // connect, which the monitor then looks into.
-        redis::cmd("PING").query_async::<()>(&mut conn).await?;
-        Ok(conn)
+        match redis::cmd("PING").query_async::<()>(&mut conn).await {
+            Err(err) if refuses_writes_only(&err) => Ok(conn),
+            Err(err) => Err(err),
+            Ok(()) => Ok(conn),
+        }
     }
 
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<RedisError> {
@@ -530,22 +560,25 @@ impl managed::Manager for Manager {
         let number = self.pings.fetch_add(1, Ordering::Relaxed).to_string();
         let reply = match &mut conn.kind {
             // Leftover `WATCH`es must not follow the connection to its next user.
-            Kind::Multiplexed(conn) => {
-                let (reply,) = Pipeline::with_capacity(2)
-                    .cmd("UNWATCH")
-                    .ignore()
-                    .cmd("PING")
-                    .arg(&number)
-                    .query_async::<(String,)>(conn)
-                    .await?;
-                reply
-            }
+            Kind::Multiplexed(conn) => Pipeline::with_capacity(2)
+                .cmd("UNWATCH")
+                .ignore()
+                .cmd("PING")
+                .arg(&number)
+                .query_async::<(String,)>(conn)
+                .await
+                .map(|(reply,)| reply),
             Kind::Cluster(conn) => {
                 redis::cmd("PING")
                     .arg(&number)
                     .query_async::<String>(conn)
-                    .await?
+                    .await
             }
+        };
+        let reply = match reply {
+            // It answered: the connection works, and reads through it do.
+            Err(err) if refuses_writes_only(&err) => return Ok(()),
+            reply => reply?,
         };
         if reply == number {
             Ok(())
