@@ -86,7 +86,9 @@ assert_eq!(app.oneshot(ready()).await.unwrap().status(), StatusCode::OK);
 // What a service names, at the root; the parts of each, in the modules below.
 
 #[doc(inline)]
-pub use redis_gate_core::{Availability, AvailabilityReporter, Reading, StartupPolicy, Status};
+pub use redis_gate_core::{
+    Access, Availability, AvailabilityReporter, Reading, StartupPolicy, Status,
+};
 
 #[cfg(feature = "tower")]
 #[doc(inline)]

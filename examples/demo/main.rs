@@ -46,8 +46,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rand::RngCore;
 use redis_gate::deadpool_redis::redis::{self, AsyncCommands};
 use redis_gate::{
-    Availability, CheckRedisLayer, ConfigError, GatedPool, PooledConnection, ReadinessProbeLayer,
-    Reading, RedisConfig, RedisMonitor, RequireRedisLayer, StartupPolicy, UnavailableResponse,
+    Access, Availability, CheckRedisLayer, ConfigError, GatedPool, PooledConnection,
+    ReadinessProbeLayer, Reading, RedisConfig, RedisMonitor, RequireRedisLayer, StartupPolicy,
+    UnavailableResponse,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -310,7 +311,9 @@ async fn issue_ticket(State(app): State<App>) -> Response {
     let ticket: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let key = format!("ws-ticket:{ticket}");
     let stored = app
-        .with_redis(async |conn| conn.set_ex::<_, _, ()>(&key, 1, TICKET_TTL_SECONDS).await)
+        .with_redis(Access::ReadWrite, async |conn| {
+            conn.set_ex::<_, _, ()>(&key, 1, TICKET_TTL_SECONDS).await
+        })
         .await;
     match stored {
         Some(()) => {
@@ -320,16 +323,19 @@ async fn issue_ticket(State(app): State<App>) -> Response {
     }
 }
 
-/// `GET /api/v1/cache/{key}`: from Redis when it can, from the slow origin when it cannot.
+/// `GET /api/v1/cache/{key}`: from Redis when it can read, from the slow origin when it cannot.
+/// A read-only Redis (writes refused) still serves hits; a miss is not written back then.
 async fn read_cache(
     State(app): State<App>,
     Extension(redis): Extension<Reading>,
     Path(key): Path<String>,
 ) -> Response {
     let cache_key = format!("cache:{key}");
-    if redis.is_available() {
+    if redis.can_read() {
         let cached = app
-            .with_redis(async |conn| conn.get::<_, Option<String>>(&cache_key).await)
+            .with_redis(Access::Read, async |conn| {
+                conn.get::<_, Option<String>>(&cache_key).await
+            })
             .await;
         match cached {
             Some(Some(text)) => {
@@ -340,13 +346,16 @@ async fn read_cache(
             Some(None) => {
                 let value = origin(&key).await;
                 let text = value.to_string();
-                // Best effort: a failed write only costs the next reader a miss.
-                let _ = app
-                    .with_redis(async |conn| {
-                        conn.set_ex::<_, _, ()>(&cache_key, &text, CACHE_TTL_SECONDS)
-                            .await
-                    })
-                    .await;
+                // Best effort: a failed write only costs the next reader a miss; while writes
+                // are refused, it is not tried.
+                if redis.can_write() {
+                    let _ = app
+                        .with_redis(Access::ReadWrite, async |conn| {
+                            conn.set_ex::<_, _, ()>(&cache_key, &text, CACHE_TTL_SECONDS)
+                                .await
+                        })
+                        .await;
+                }
                 app.cache_results.miss.increment(1);
                 return cache_response("miss", &key, value, "origin");
             }
@@ -382,7 +391,7 @@ async fn write_cache(
     let cache_key = format!("cache:{key}");
     let text = value.to_string();
     let stored = app
-        .with_redis(async |conn| {
+        .with_redis(Access::ReadWrite, async |conn| {
             conn.set_ex::<_, _, ()>(&cache_key, &text, CACHE_TTL_SECONDS)
                 .await
         })
@@ -394,14 +403,19 @@ async fn write_cache(
 }
 
 impl App {
-    /// Runs `op` on a pooled connection within the Redis response timeout; `None` if Redis is
-    /// unavailable, slow, or answered with an error.
+    /// Runs `op` on a pooled connection for `access` within the Redis response timeout; `None`
+    /// if Redis cannot serve it, is slow, or answered with an error.
     async fn with_redis<T>(
         &self,
+        access: Access,
         op: impl AsyncFnOnce(&mut PooledConnection) -> redis::RedisResult<T>,
     ) -> Option<T> {
         let work = async {
-            let mut conn = self.redis.get().await.ok()?;
+            let conn = match access {
+                Access::ReadWrite => self.redis.get().await,
+                Access::Read => self.redis.get_read().await,
+            };
+            let mut conn = conn.ok()?;
             op(&mut conn).await.ok()
         };
         tokio::time::timeout(self.redis_timeout, work)

@@ -58,7 +58,7 @@ pub use reporter::{Availability, AvailabilityReporter, Subscription};
 pub use sanitize::{redact, sanitize_error};
 pub use settings::{MonitorSettings, StartupPolicy};
 pub use snapshot::Snapshot;
-pub use status::{Reading, Status};
+pub use status::{Access, Reading, Status};
 
 /// The longest duration a monitor uses: a longer setting is taken as this one. More is a typo
 /// rather than a period or a timeout, and added to the time now it could overflow the clock.

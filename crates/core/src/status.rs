@@ -56,6 +56,28 @@ pub(crate) const BEEN_AVAILABLE_BIT: u8 = 0b1_0000;
 const WRITES_REFUSED_BIT: u8 = 0b10_0000;
 const READING_BITS: u8 = STATUS_MASK | OVERRIDE_BIT | WRITES_REFUSED_BIT;
 
+/// What a route, a readiness check or a pool needs of its dependency: reads and writes (the
+/// default everywhere), or reads alone, for what only reads and should go on while Redis
+/// refuses writes.
+///
+/// ```
+/// # mod redis_gate { pub use redis_gate_core::*; }
+/// use redis_gate::{Access, Reading, Status};
+///
+/// let read_only = Reading::new(Status::Connected, false).with_writes_refused(true);
+/// assert!(read_only.allows(Access::Read));
+/// assert!(!read_only.allows(Access::ReadWrite));
+/// assert_eq!(Access::default(), Access::ReadWrite);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Reads and writes.
+    #[default]
+    ReadWrite,
+    /// Reads alone.
+    Read,
+}
+
 /// What a reader saw at one instant: the monitor's [`Status`], whether an operator override
 /// holds the dependency out of service, and whether a connected dependency refuses writes while
 /// it answers reads (a Redis that is read-only: a replica, out of memory, a failed save, writes
@@ -135,6 +157,16 @@ impl Reading {
     #[inline]
     pub const fn can_read(self) -> bool {
         self.0 & !WRITES_REFUSED_BIT == Status::Connected as u8
+    }
+
+    /// True when the dependency serves `access`: [`can_read`](Self::can_read) for
+    /// [`Access::Read`], [`is_available`](Self::is_available) for [`Access::ReadWrite`].
+    #[inline]
+    pub const fn allows(self, access: Access) -> bool {
+        match access {
+            Access::ReadWrite => self.is_available(),
+            Access::Read => self.can_read(),
+        }
     }
 
     /// True when writes work, which is when everything does: the same as

@@ -8,7 +8,7 @@ use deadpool::managed::{self, Object};
 use deadpool_redis::redis::aio::ConnectionLike;
 use deadpool_redis::redis::{Cmd, Pipeline, RedisFuture, Value};
 use deadpool_redis::{PoolError, Runtime, Status, TimeoutType};
-use redis_gate_core::{Availability, Reading};
+use redis_gate_core::{Access, Availability, Reading};
 
 use crate::RedisConfig;
 use crate::connect::{BuildError, Manager};
@@ -164,10 +164,23 @@ impl GatedPool {
         }
     }
 
-    /// A pooled connection, or an error at once while Redis is unavailable.
+    /// A pooled connection, or an error at once while Redis is unavailable: while it cannot
+    /// serve reads *and* writes. A read-only Redis (writes refused) gets the error too; see
+    /// [`get_read`](Self::get_read).
     pub async fn get(&self) -> Result<PooledConnection, ConnectionError> {
+        self.get_for(Access::ReadWrite).await
+    }
+
+    /// A pooled connection for reads: handed out while Redis serves reads, writes refused or
+    /// not, and an error at once while it cannot. Writes through it fail while the handle reads
+    /// `read_only`, with Redis's own reply (`READONLY`, `OOM`, ...).
+    pub async fn get_read(&self) -> Result<PooledConnection, ConnectionError> {
+        self.get_for(Access::Read).await
+    }
+
+    async fn get_for(&self, access: Access) -> Result<PooledConnection, ConnectionError> {
         let reading = self.availability.reading();
-        if !reading.is_available() {
+        if !reading.allows(access) {
             return Err(ConnectionError::Unavailable(reading));
         }
         match self.pool.get().await {

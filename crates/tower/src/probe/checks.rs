@@ -1,6 +1,6 @@
 //! The probe's checks: a handle, its policy, and what readiness sees in it at one instant.
 
-use redis_gate_core::{Availability, Snapshot, Status};
+use redis_gate_core::{Access, Availability, Snapshot, Status};
 
 use crate::body::json_string;
 
@@ -21,6 +21,8 @@ pub(super) enum Policy {
     Optional,
     /// Required until the dependency has been available once, optional afterwards.
     RequiredAtStartup,
+    /// Required to serve reads; writes refused is not down.
+    RequiredReads,
 }
 
 impl Policy {
@@ -30,13 +32,22 @@ impl Policy {
             Policy::Required => "required",
             Policy::Optional => "optional",
             Policy::RequiredAtStartup => "required_at_startup",
+            Policy::RequiredReads => "required_reads",
+        }
+    }
+
+    /// What a check under this policy needs of its dependency to count as up.
+    fn access(self) -> Access {
+        match self {
+            Policy::RequiredReads => Access::Read,
+            Policy::Required | Policy::Optional | Policy::RequiredAtStartup => Access::ReadWrite,
         }
     }
 
     /// Whether a check under this policy fails readiness while down.
     fn is_required(self, has_been_available: bool) -> bool {
         match self {
-            Policy::Required => true,
+            Policy::Required | Policy::RequiredReads => true,
             Policy::Optional => false,
             Policy::RequiredAtStartup => !has_been_available,
         }
@@ -46,7 +57,10 @@ impl Policy {
 /// One check as readiness sees it at one instant.
 #[derive(Clone, Copy)]
 pub(super) struct Seen {
+    /// It serves what the check's policy needs.
     pub(super) up: bool,
+    /// It serves reads and refuses writes.
+    pub(super) read_only: bool,
     pub(super) required: bool,
 }
 
@@ -68,8 +82,10 @@ impl Check {
         let required = self
             .policy
             .is_required(self.availability.has_been_available());
+        let reading = self.availability.reading();
         Seen {
-            up: self.availability.is_available(),
+            up: reading.allows(self.policy.access()),
+            read_only: reading.is_read_only(),
             required,
         }
     }
@@ -77,8 +93,10 @@ impl Check {
     /// The same from a snapshot, which holds the reading and the "has been available" bit of
     /// one write.
     pub(super) fn seen_in(&self, snapshot: &Snapshot) -> Seen {
+        let reading = snapshot.reading();
         Seen {
-            up: snapshot.is_available(),
+            up: reading.allows(self.policy.access()),
+            read_only: reading.is_read_only(),
             required: self.policy.is_required(snapshot.has_been_available()),
         }
     }
@@ -94,6 +112,8 @@ pub(super) enum Down {
     Stalled,
     /// An operator override holds the dependency out of service.
     Maintenance,
+    /// It serves reads and refuses writes, which the check needs.
+    ReadOnly,
     /// Not available yet, and the startup wait is not over.
     Connecting,
     /// Was available, lost it, and the monitor is reconnecting.
@@ -118,6 +138,8 @@ impl Down {
             Down::Stalled
         } else if reading.is_overridden() {
             Down::Maintenance
+        } else if reading.is_read_only() {
+            Down::ReadOnly
         } else {
             match reading.status() {
                 // Connected and down is an override, handled above.
@@ -135,6 +157,7 @@ impl Down {
             Down::Stopped => "monitor stopped",
             Down::Stalled => "monitor stalled",
             Down::Maintenance => "maintenance",
+            Down::ReadOnly => "read_only",
             Down::Connecting => "connecting",
             Down::Disconnected => "disconnected",
             Down::NeverAvailableAfterStartup => "never available, startup over",

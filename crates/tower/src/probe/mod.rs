@@ -231,6 +231,14 @@ impl ReadinessProbeLayer {
         self.check(availability, Policy::RequiredAtStartup)
     }
 
+    /// Adds a check that requires reads only: readiness fails while Redis cannot serve reads,
+    /// and stays `200` (`DEGRADED`, the check `READ_ONLY`) while it serves reads and refuses
+    /// writes, for a service that only reads (a cache front, a read model). With
+    /// [`require`](Self::require), a read-only Redis fails readiness.
+    pub fn require_reads(self, availability: Availability) -> Self {
+        self.check(availability, Policy::RequiredReads)
+    }
+
     /// Replaces the liveness paths; an empty list turns liveness off.
     pub fn liveness_paths<I, P>(mut self, paths: I) -> Self
     where

@@ -32,7 +32,11 @@ pub(super) fn readiness_json(verdict: Verdict, checks: &[Check], seen: &[Seen]) 
             json.extend_from_slice(b",");
         }
         json.extend_from_slice(check.json_name.as_bytes());
-        json.extend_from_slice(if seen.up { br#":"UP""# } else { br#":"DOWN""# });
+        json.extend_from_slice(match (seen.up, seen.read_only) {
+            (_, true) => br#":"READ_ONLY""#,
+            (true, false) => br#":"UP""#,
+            (false, false) => br#":"DOWN""#,
+        });
     }
     json.extend_from_slice(b"}}");
     json.freeze()
@@ -49,6 +53,10 @@ pub(super) fn readiness_text(
     let mut text = String::new();
     for ((check, seen), snapshot) in checks.iter().zip(seen).zip(snapshots) {
         let name = &check.name;
+        if seen.up && seen.read_only {
+            let _ = writeln!(text, "[+]{name} ok: read_only ({})", check.policy.as_str());
+            continue;
+        }
         if seen.up {
             let _ = writeln!(text, "[+]{name} ok");
             continue;
@@ -82,6 +90,7 @@ pub(super) fn details_json(
             let detail = json!({
                 "status": snap.reading().as_str(),
                 "available": snap.is_available(),
+                "readable": snap.reading().can_read(),
                 "required": seen.required,
                 "policy": check.policy.as_str(),
                 "attempts": snap.attempts(),
@@ -174,5 +183,47 @@ mod tests {
         assert_eq!(details["checks"]["queue"]["status"], "disconnected");
         assert_eq!(details["checks"]["queue"]["required"], false);
         assert_eq!(details["checks"]["cache"]["policy"], "required");
+    }
+
+    #[test]
+    fn a_read_only_redis_reads_as_such_in_every_body() {
+        let reporter = |name: &str| {
+            let reporter = AvailabilityReporter::new(name);
+            reporter.set_status(Status::Connected);
+            reporter.set_writes_refused(true);
+            reporter
+        };
+        let (sessions, cache) = (reporter("sessions"), reporter("cache"));
+        let checks = vec![
+            Check::new(sessions.availability(), Policy::Required),
+            Check::new(cache.availability(), Policy::RequiredReads),
+        ];
+        let snapshots: Vec<Snapshot> = checks.iter().map(|c| c.availability.snapshot()).collect();
+        let seen: Vec<Seen> = checks
+            .iter()
+            .zip(&snapshots)
+            .map(|(check, snapshot)| check.seen_in(snapshot))
+            .collect();
+        let verdict = Verdict::of(false, &seen);
+        assert_eq!(verdict, Verdict::NotReady, "sessions needs writes");
+        assert_eq!(
+            readiness_json(verdict, &checks, &seen),
+            r#"{"status":"NOT_READY","ready":false,"checks":{"sessions":"READ_ONLY","cache":"READ_ONLY"}}"#
+        );
+        assert_eq!(
+            readiness_text(verdict, &checks, &seen, &snapshots),
+            "[-]sessions failed: read_only\n[+]cache ok: read_only (required_reads)\n\
+             readiness check failed\n"
+        );
+        let details = details_json(verdict, &checks, &seen, &snapshots);
+        let details: serde_json::Value = serde_json::from_slice(&details).unwrap();
+        assert_eq!(details["checks"]["cache"]["status"], "read_only");
+        assert_eq!(details["checks"]["cache"]["available"], false);
+        assert_eq!(details["checks"]["cache"]["readable"], true);
+        assert_eq!(details["checks"]["cache"]["policy"], "required_reads");
+
+        // Without the check that needs writes: ready, degraded.
+        let verdict = Verdict::of(false, &seen[1..]);
+        assert_eq!(verdict, Verdict::Degraded);
     }
 }

@@ -26,7 +26,7 @@ impl Verdict {
             Verdict::Draining
         } else if down(true) {
             Verdict::NotReady
-        } else if down(false) {
+        } else if down(false) || seen.iter().any(|s| s.read_only) {
             Verdict::Degraded
         } else {
             Verdict::Up
@@ -94,16 +94,35 @@ mod tests {
     fn draining_wins_then_a_required_check_then_an_optional_one() {
         let up = Seen {
             up: true,
+            read_only: false,
             required: true,
         };
         let required_down = Seen {
             up: false,
+            read_only: false,
             required: true,
         };
         let optional_down = Seen {
             up: false,
+            read_only: false,
             required: false,
         };
+        // Read-only and required for reads only: up, and not everything works.
+        let reads_served = Seen {
+            up: true,
+            read_only: true,
+            required: true,
+        };
+        let required_read_only = Seen {
+            up: false,
+            read_only: true,
+            required: true,
+        };
+        assert_eq!(Verdict::of(false, &[up, reads_served]), Verdict::Degraded);
+        assert_eq!(
+            Verdict::of(false, &[reads_served, required_read_only]),
+            Verdict::NotReady
+        );
         assert_eq!(Verdict::of(false, &[]), Verdict::Up, "no checks");
         assert_eq!(Verdict::of(false, &[up, up]), Verdict::Up);
         assert_eq!(Verdict::of(false, &[up, optional_down]), Verdict::Degraded);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::header::{CACHE_CONTROL, RETRY_AFTER};
 use http::{HeaderValue, Request, Response, StatusCode};
-use redis_gate_core::{Availability, Reading};
+use redis_gate_core::{Access, Availability, Reading};
 
 use super::grpc;
 use super::json::JsonBodies;
@@ -42,6 +42,8 @@ pub(super) type Responder = Arc<dyn Fn(&Rejection) -> Response<bytes::Bytes> + S
 #[derive(Clone)]
 pub(super) struct Gate {
     pub(super) availability: Availability,
+    /// What the routes behind the gate need: reads and writes, or reads alone.
+    pub(super) access: Access,
     /// `redis_gate_rejections_total{dependency, layer="require_redis"}`, registered once so a
     /// rejection only bumps it.
     #[cfg(feature = "metrics")]
@@ -74,7 +76,7 @@ impl AnswerEarly for Gate {
     #[inline]
     fn reason_to_answer<ReqBody>(&self, req: &Request<ReqBody>) -> Option<Reading> {
         let reading = self.availability.reading();
-        if reading.is_available() || self.is_exempt(req.uri().path()) {
+        if reading.allows(self.access) || self.is_exempt(req.uri().path()) {
             None
         } else {
             Some(reading)
@@ -157,6 +159,7 @@ impl fmt::Debug for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gate")
             .field("availability", &self.availability)
+            .field("access", &self.access)
             .field("retry", &self.retry)
             .field("exempt", &self.exempt)
             .field("exempt_probe_paths", &self.exempt_probe_paths)

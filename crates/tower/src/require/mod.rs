@@ -13,7 +13,7 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use http::Response;
-use redis_gate_core::Availability;
+use redis_gate_core::{Access, Availability};
 use tower_layer::Layer;
 
 pub use self::gate::Rejection;
@@ -166,6 +166,7 @@ impl RequireRedisLayer {
                 ),
                 grpc: grpc::Messages::new(&name),
                 availability,
+                access: Access::ReadWrite,
                 retry,
                 exempt: Vec::new(),
                 exempt_probe_paths: true,
@@ -259,6 +260,27 @@ impl RequireRedisLayer {
     pub fn exempt_prefix(mut self, prefix: &str) -> Self {
         let prefix = prefix.trim_end_matches('/');
         self.gate_mut().exempt_prefixes.push(prefix.into());
+        self
+    }
+
+    /// The routes behind this gate only read: let them through while Redis answers reads and
+    /// refuses writes (`read_only`: a replica, out of memory, writes paused), and answer `503`
+    /// only while reads fail too. By default the gate needs reads and writes.
+    ///
+    /// ```
+    /// # mod redis_gate { pub use redis_gate_core::*; pub use redis_gate_tower::*; }
+    /// use redis_gate::{AvailabilityReporter, RequireRedisLayer, Status};
+    ///
+    /// let reporter = AvailabilityReporter::default();
+    /// reporter.set_status(Status::Connected);
+    /// reporter.set_writes_refused(true);
+    /// // A cache route keeps reading; the strict gate of a route that writes answers 503.
+    /// let reads = RequireRedisLayer::new(reporter.availability()).reads_only();
+    /// let writes = RequireRedisLayer::new(reporter.availability());
+    /// # drop((reads, writes));
+    /// ```
+    pub fn reads_only(mut self) -> Self {
+        self.gate_mut().access = Access::Read;
         self
     }
 

@@ -43,6 +43,29 @@ async fn passes_through_untouched_while_available() {
 }
 
 #[tokio::test]
+async fn a_read_only_redis_is_refused_by_default_and_let_through_for_reads_only() {
+    let reporter = AvailabilityReporter::default();
+    reporter.set_status(Status::Connected);
+    reporter.set_writes_refused(true);
+    reporter.set_next_retry(Some(Instant::now() + Duration::from_millis(700)));
+    let strict = RequireRedisLayer::new(reporter.availability());
+    let (res, calls) = send(&strict, "/").await;
+    assert_eq!((res.status(), calls), (StatusCode::SERVICE_UNAVAILABLE, 0));
+    assert_eq!(res.headers()["retry-after"], "1");
+    let body = body_text(res).await;
+    assert!(body.contains(r#""status":"read_only""#), "{body}");
+
+    let reads = RequireRedisLayer::new(reporter.availability()).reads_only();
+    let (res, calls) = send(&reads, "/").await;
+    assert_eq!((res.status(), calls), (StatusCode::OK, 1));
+
+    // Reads failing too: the reads-only gate answers 503 as well.
+    reporter.set_status(Status::Disconnected);
+    let (res, calls) = send(&reads, "/").await;
+    assert_eq!((res.status(), calls), (StatusCode::SERVICE_UNAVAILABLE, 0));
+}
+
+#[tokio::test]
 async fn rejects_with_503_and_never_calls_inner_while_unavailable() {
     let reporter = AvailabilityReporter::default();
     reporter.set_status(Status::Disconnected);
