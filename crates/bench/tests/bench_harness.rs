@@ -84,10 +84,26 @@ fn quick_run_prints_every_required_metric_last() {
             );
         }
     }
-    for figure in ["throughput.svg", "timeline.svg", "report.md", "metrics.txt"] {
-        let path = out_dir.join(figure);
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-        assert!(size > 0, "{} is missing or empty", path.display());
+    let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap_or_default();
+    for section in [
+        "## Redis up",
+        "## Redis down",
+        "## Redis frozen",
+        "## Detection and recovery",
+        "## Timeline",
+        "## Instructions per request",
+    ] {
+        assert!(
+            report.contains(section),
+            "report.md has no {section:?} section"
+        );
+    }
+    let metrics = std::fs::read_to_string(out_dir.join("metrics.txt")).unwrap_or_default();
+    for name in REQUIRED_METRICS {
+        assert!(
+            metrics.contains(&format!("{name}=")),
+            "metrics.txt has no {name}"
+        );
     }
     let _ = std::fs::remove_dir_all(&out_dir);
 }
