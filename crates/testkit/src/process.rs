@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
+
+use crate::poll;
 
 /// `target/<profile>/<relative>` (an example such as `examples/demo`, or a binary such as
 /// `redis-gate`), found next to the running test binary. `cargo test` builds examples and
@@ -109,18 +111,16 @@ impl Spawned {
 
     /// Waits up to `deadline` for a line on stdout or stderr that contains `needle`.
     pub fn wait_for_line(&self, needle: &str, deadline: Duration) -> Option<String> {
-        let until = Instant::now() + deadline;
-        loop {
-            let found = self
+        let mut found = None;
+        poll::blocking(deadline, || {
+            found = self
                 .stdout()
                 .into_iter()
                 .chain(self.stderr())
                 .find(|line| line.contains(needle));
-            if found.is_some() || Instant::now() >= until {
-                return found;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+            found.is_some()
+        });
+        found
     }
 
     /// The process id.
@@ -136,16 +136,12 @@ impl Spawned {
 
     /// Waits up to `deadline` for the process to exit; `None` if it is still running.
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + deadline;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= until {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        let mut status = None;
+        poll::blocking(deadline, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status
     }
 }
 
@@ -154,10 +150,9 @@ impl Drop for Spawned {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // The pipes close with the process; a grandchild holding them open is not waited for.
-        let until = Instant::now() + COLLECT_DEADLINE;
-        while self.collectors.iter().any(|c| !c.is_finished()) && Instant::now() < until {
-            thread::sleep(Duration::from_millis(5));
-        }
+        poll::blocking(COLLECT_DEADLINE, || {
+            self.collectors.iter().all(JoinHandle::is_finished)
+        });
         crate::secrets::check("the output of a child process", &self.output());
     }
 }
