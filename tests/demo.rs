@@ -320,10 +320,13 @@ async fn production_demo_with_fail_closed_off_listens_degraded_without_redis() {
         demo.get("/ready").await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    let degraded = demo
+        .process
+        .wait_for_line("redis_connect_degraded", DEADLINE);
     let output = demo.process.output();
-    assert!(demo.process.wait_exit(Duration::ZERO).is_none(), "{output}");
-    assert!(output.contains("redis_connect_degraded"), "{output}");
+    assert!(degraded.is_some(), "{output}");
     assert!(!output.contains("redis_connect_fatal"), "{output}");
+    assert!(demo.process.wait_exit(Duration::ZERO).is_none(), "{output}");
 }
 
 #[tokio::test]

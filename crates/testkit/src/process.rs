@@ -134,14 +134,26 @@ impl Spawned {
         let _ = signal::kill(pid, Signal::SIGTERM);
     }
 
-    /// Waits up to `deadline` for the process to exit; `None` if it is still running.
+    /// Waits up to `deadline` for the process to exit, then for the rest of its output; `None`
+    /// if it is still running.
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
         let mut status = None;
         poll::blocking(deadline, || {
             status = self.child.try_wait().ok().flatten();
             status.is_some()
         });
+        if status.is_some() {
+            self.collected();
+        }
         status
+    }
+
+    /// Waits until the output of an exited process is read: the pipes close with it (a
+    /// grandchild holding them open is not waited for).
+    fn collected(&self) {
+        poll::blocking(COLLECT_DEADLINE, || {
+            self.collectors.iter().all(JoinHandle::is_finished)
+        });
     }
 }
 
@@ -149,15 +161,12 @@ impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // The pipes close with the process; a grandchild holding them open is not waited for.
-        poll::blocking(COLLECT_DEADLINE, || {
-            self.collectors.iter().all(JoinHandle::is_finished)
-        });
+        self.collected();
         crate::secrets::check("the output of a child process", &self.output());
     }
 }
 
-/// How long a dropped [`Spawned`] waits for the rest of the output of its killed process.
+/// How long a [`Spawned`] waits for the rest of the output of a process that has exited.
 const COLLECT_DEADLINE: Duration = Duration::from_secs(2);
 
 fn collect(stream: impl Read + Send + 'static) -> (Arc<Mutex<Vec<String>>>, JoinHandle<()>) {
