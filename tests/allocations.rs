@@ -5,9 +5,7 @@
 
 use std::alloc::System;
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::future::{Ready, ready};
 
 use bytes::Bytes;
 use http::{Extensions, Request, Response};
@@ -15,8 +13,9 @@ use http_body_util::Full;
 use redis_gate::{
     AvailabilityReporter, CheckRedisLayer, ReadinessProbeLayer, RequireRedisLayer, Status,
 };
+use redis_gate_testkit::poll::at_once;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use tower::{Layer, Service, service_fn};
+use tower::{Layer, Service, ServiceExt, service_fn};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -27,15 +26,6 @@ fn handler(_req: Request<()>) -> Ready<Result<Response<Full<Bytes>>, Infallible>
     ready(Ok(Response::new(Full::new(Bytes::new()))))
 }
 
-fn complete<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the measured services never wait"),
-    }
-}
-
 /// Heap allocations made by one `poll_ready` + `call` + completed future; the request is built
 /// and the response dropped outside the measurement.
 fn allocations_per_request<S, B>(service: &mut S, path: &str) -> usize
@@ -44,11 +34,12 @@ where
     S::Error: std::fmt::Debug,
     B: Default,
 {
-    let mut cx = Context::from_waker(Waker::noop());
     let req = Request::get(path).body(B::default()).unwrap();
     let region = Region::new(GLOBAL);
-    assert!(service.poll_ready(&mut cx).is_ready());
-    let res = complete(service.call(req)).unwrap();
+    let ready = at_once(ServiceExt::<Request<B>>::ready(service)).expect("always ready");
+    let res = at_once(ready.unwrap().call(req))
+        .expect("the measured services never wait")
+        .unwrap();
     let stats = region.change();
     drop(res);
     stats.allocations + stats.reallocations

@@ -248,9 +248,12 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     let reporter = AvailabilityReporter::default();
     reporter.set_status(Status::Disconnected);
     let recorded = std::time::Instant::now();
+    // Just under 3 s: 3 whole seconds when rounded up, as long as the request comes within
+    // 999 ms; 2 if the rounding went down.
+    let retry_in = std::time::Duration::from_millis(2999);
     reporter.record_failure(
         "connect to redis://app:hunter2@cache:6379 refused",
-        Some(std::time::Instant::now() + std::time::Duration::from_millis(2500)),
+        Some(recorded + retry_in),
     );
     let app = Router::new().layer(
         ReadinessProbeLayer::new()
@@ -265,15 +268,30 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     assert_eq!(details.status, StatusCode::OK);
     assert_eq!(details.header("cache-control"), Some("no-store"));
     assert!(!details.body.contains("hunter2"), "{}", details.body);
-    // The one field that moves with the clock, then the rest byte for byte.
-    let age = r#""lastErrorAgeMs":"#;
-    let at = details.body.find(age).expect("lastErrorAgeMs") + age.len();
-    let digits = details.body[at..].find(',').unwrap();
-    let age_ms: u64 = details.body[at..at + digits].parse().unwrap();
+    // The two fields that move with the clock, each within what the time taken allows, then the
+    // rest byte for byte.
+    let mut body = details.body.clone();
+    let mut take = |field: &str, placeholder: &str| -> u64 {
+        let name = format!(r#""{field}":"#);
+        let at = body.find(&name).unwrap_or_else(|| panic!("no {field}")) + name.len();
+        let digits = body[at..].find(',').unwrap();
+        let value = body[at..at + digits].parse().unwrap();
+        body.replace_range(at..at + digits, placeholder);
+        value
+    };
+    let age_ms = take("lastErrorAgeMs", "AGE");
     assert!(age_ms <= since_recorded, "{age_ms} > {since_recorded}");
+    let retry_s = take("nextRetryInSeconds", "RETRY");
+    let retry_ms = retry_in.as_millis() as u64;
+    let rounded_up =
+        retry_ms.saturating_sub(since_recorded).div_ceil(1000)..=retry_ms.div_ceil(1000);
+    assert!(
+        rounded_up.contains(&retry_s),
+        "{retry_s} s for {retry_ms} ms less at most {since_recorded} ms, rounded up"
+    );
     assert_eq!(
-        format!("{}AGE{}", &details.body[..at], &details.body[at + digits..]),
-        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","lastErrorAgeMs":AGE,"nextRetryInSeconds":3,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+        body,
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","lastErrorAgeMs":AGE,"nextRetryInSeconds":RETRY,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
     );
 
     // Connected again: the error stays, with the age of the failure it records (the handle's

@@ -7,13 +7,11 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use redis_gate_testkit::http::Reply;
+use redis_gate_testkit::poll::{DEADLINE, eventually};
 use redis_gate_testkit::redis::{RedisServer, free_port, start_cluster};
 use serde_json::Value;
-use support::{DEADLINE, Demo};
-/// The monitor's default `PING` response timeout, which also bounds the demo's Redis calls.
-const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
-/// Room for scheduling on a loaded machine; what matters is that nothing waits on Redis for long.
-const SLACK: Duration = Duration::from_millis(1000);
+use support::Demo;
+
 const PASSWORD: &str = "demo-Secret-4711";
 
 fn json(reply: &Reply) -> Value {
@@ -170,6 +168,62 @@ async fn sigterm_drains_readiness_first_then_stops_cleanly() {
 }
 
 #[tokio::test]
+async fn a_request_in_flight_at_sigterm_is_answered_before_the_demo_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let redis = RedisServer::start();
+    let mut demo = Demo::start(&[("REDIS_URL", &redis.url()), ("SHUTDOWN_DRAIN_MS", "300")]);
+    demo.wait_listening();
+    assert!(demo.ready_becomes(StatusCode::OK).await);
+    let addr = demo.base.trim_start_matches("http://").to_owned();
+
+    // A cache write whose body is held back: `100 Continue` says the handler is reading it.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = br#"{"n":7}"#;
+    let head = format!(
+        "PUT /api/v1/cache/inflight HTTP/1.1\r\nHost: demo\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&received).contains("\r\n\r\n") {
+        let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
+            .await
+            .expect("100 Continue in time")
+            .unwrap();
+        assert!(n > 0, "closed before 100 Continue");
+        received.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&received).starts_with("HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+
+    // SIGTERM: readiness drains, then the listener closes; the request is still open.
+    demo.process.terminate();
+    let closed = eventually(DEADLINE, || std::net::TcpStream::connect(&addr).is_err()).await;
+    assert!(closed, "the demo never stopped accepting");
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut response))
+        .await
+        .expect("the answer in time")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 204"), "{response:?}");
+    assert_eq!(
+        redis.command(&["GET", "cache:inflight"]),
+        Ok(r#"{"n":7}"#.to_owned())
+    );
+
+    let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
+    assert_eq!(status.code(), Some(0), "{}", demo.process.output());
+    assert!(demo.process.output().contains("server_stopped"));
+}
+
+#[tokio::test]
 async fn startup_metrics_and_protected_details() {
     let redis = RedisServer::start();
     let demo = Demo::start(&[
@@ -243,6 +297,39 @@ async fn fail_closed_demo_exits_1_without_ever_listening() {
 }
 
 #[tokio::test]
+async fn production_demo_with_fail_closed_off_listens_degraded_without_redis() {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let mut demo = Demo::start(&[
+        ("APP_ENV", "production"),
+        ("REDIS_FAIL_CLOSED", "false"),
+        ("REDIS_URL", &url),
+        ("REDIS_STARTUP_TIMEOUT_MS", "300"),
+    ]);
+    // Failing closed, it would exit 1 at the startup timeout without ever listening.
+    demo.wait_listening();
+    let decided = async {
+        while demo.get("/startup").await.status != StatusCode::OK {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(DEADLINE, decided)
+        .await
+        .expect("the startup decision: run degraded");
+    assert_eq!(demo.get("/health").await.status, StatusCode::OK);
+    assert_eq!(
+        demo.get("/ready").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let degraded = demo
+        .process
+        .wait_for_line("redis_connect_degraded", DEADLINE);
+    let output = demo.process.output();
+    assert!(degraded.is_some(), "{output}");
+    assert!(!output.contains("redis_connect_fatal"), "{output}");
+    assert!(demo.process.wait_exit(Duration::ZERO).is_none(), "{output}");
+}
+
+#[tokio::test]
 async fn production_demo_without_redis_configuration_refuses_to_start() {
     let mut demo = Demo::start(&[("APP_ENV", "production")]);
     let status = demo.process.wait_exit(DEADLINE).expect("the demo exits");
@@ -297,24 +384,15 @@ async fn frozen_redis_never_holds_a_request_for_long() {
     assert_eq!(demo.ticket().await.status, StatusCode::OK);
 
     redis.freeze();
-    // Before the monitor notices, handlers still try Redis: the response timeout bounds them.
+    // Before the monitor notices, handlers still try Redis: the response timeout ends their wait.
+    // Redis stays frozen until the end, so every answer below came without it. (How long they
+    // take is measured by the benchmarks, under a frozen Redis too.)
+    let answered = |reply: Result<Reply, _>| reply.expect("an answer while Redis is frozen");
     for _ in 0..3 {
-        let started = Instant::now();
-        let cache = demo.get("/api/v1/cache/frozen").await;
+        let cache =
+            answered(tokio::time::timeout(DEADLINE, demo.get("/api/v1/cache/frozen")).await);
         assert_eq!(cache.status, StatusCode::OK);
-        assert!(
-            started.elapsed() < REDIS_RESPONSE_TIMEOUT + SLACK,
-            "{:?}",
-            started.elapsed()
-        );
-
-        let started = Instant::now();
-        let ticket = demo.ticket().await;
-        assert!(
-            started.elapsed() < REDIS_RESPONSE_TIMEOUT + SLACK,
-            "{:?}",
-            started.elapsed()
-        );
+        let ticket = answered(tokio::time::timeout(DEADLINE, demo.ticket()).await);
         assert!(
             ticket.status == StatusCode::OK || ticket.status == StatusCode::SERVICE_UNAVAILABLE,
             "{}",
@@ -325,14 +403,11 @@ async fn frozen_redis_never_holds_a_request_for_long() {
     // Once the monitor has marked Redis unavailable, nothing touches it.
     assert!(demo.ready_becomes(StatusCode::SERVICE_UNAVAILABLE).await);
     for _ in 0..5 {
-        let started = Instant::now();
-        let cache = demo.get("/api/v1/cache/frozen").await;
+        let cache =
+            answered(tokio::time::timeout(DEADLINE, demo.get("/api/v1/cache/frozen")).await);
         assert_eq!(cache.header("x-cache"), Some("bypass"));
-        assert!(started.elapsed() < Duration::from_millis(20) + SLACK / 2);
-
-        let started = Instant::now();
-        assert_eq!(demo.ticket().await.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(started.elapsed() < SLACK / 2);
+        let ticket = answered(tokio::time::timeout(DEADLINE, demo.ticket()).await);
+        assert_eq!(ticket.status, StatusCode::SERVICE_UNAVAILABLE);
     }
     redis.thaw();
     assert!(demo.ready_becomes(StatusCode::OK).await);
@@ -453,9 +528,11 @@ async fn closed_by_server(
 #[tokio::test]
 async fn connections_that_send_no_whole_request_head_are_closed_after_the_timeout() {
     use tokio::io::AsyncWriteExt;
+    // Longer than the 10 s default: a connection closed before it shows the setting ignored.
+    let timeout = Duration::from_secs(11);
     let demo = Demo::start(&[
         ("REDIS_URL", &format!("redis://127.0.0.1:{}", free_port())),
-        ("HEADER_READ_TIMEOUT_MS", "300"),
+        ("HEADER_READ_TIMEOUT_MS", &timeout.as_millis().to_string()),
     ]);
     demo.wait_listening();
     let addr = demo.base.trim_start_matches("http://").to_owned();
@@ -466,24 +543,25 @@ async fn connections_that_send_no_whole_request_head_are_closed_after_the_timeou
         b"GET",
         b"",
     ];
+    // Taken before connecting, so the server's clock for each connection starts later.
+    let connecting = Instant::now();
     let mut open = Vec::new();
     for bytes in partial {
         let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
         stream.write_all(bytes).await.unwrap();
         open.push(stream);
     }
-    let opened = Instant::now();
     for (stream, sent) in open.iter_mut().zip(partial) {
         let sent = String::from_utf8_lossy(sent);
-        closed_by_server(stream, Duration::from_millis(300) + DEADLINE)
+        closed_by_server(stream, timeout + DEADLINE)
             .await
             .unwrap_or_else(|got| panic!("still open after sending {sent:?}; got {got:?}"));
+        assert!(
+            connecting.elapsed() >= timeout,
+            "closed {:?} after connecting, before the timeout",
+            connecting.elapsed()
+        );
     }
-    assert!(
-        opened.elapsed() >= Duration::from_millis(250),
-        "{:?}",
-        opened.elapsed()
-    );
 
     // A whole request on a new connection is served as before.
     assert_eq!(demo.get("/health").await.status, StatusCode::OK);
@@ -525,11 +603,13 @@ async fn a_cluster_node_killed_under_load_logs_only_our_own_events() {
     assert!(demo.ready_becomes(StatusCode::SERVICE_UNAVAILABLE).await);
     // Keep the load on while the client reconnects to the dead node in the background.
     let mut gated = 0;
-    while gated < 200 {
+    let until = Instant::now() + DEADLINE;
+    while gated < 200 && Instant::now() < until {
         if demo.ticket().await.status == StatusCode::SERVICE_UNAVAILABLE {
             gated += 1;
         }
     }
+    assert_eq!(gated, 200, "the strict route did not stay gated");
     nodes[2].restart();
     assert!(demo.ready_becomes(StatusCode::OK).await);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

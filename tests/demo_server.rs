@@ -67,7 +67,7 @@ async fn serves_http1_and_http2_on_one_port_until_shutdown() {
     }
 
     stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
+    tokio::time::timeout(redis_gate_testkit::poll::DEADLINE, server)
         .await
         .expect("the server stops once told to")
         .unwrap();

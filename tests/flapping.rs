@@ -36,6 +36,7 @@ use redis_gate::{
     RedisMonitor, RequireRedisLayer,
 };
 use redis_gate_testkit::http::{HttpClient, TestServer};
+use redis_gate_testkit::poll::{self, DEADLINE};
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::RedisServer;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -55,8 +56,6 @@ const SKEW: Duration = CHECK_INTERVAL;
 const CLIENTS: usize = 12;
 /// A request without a response within this is a hung request.
 const HUNG: Duration = Duration::from_secs(10);
-/// How long a fault may take to be detected, and a cleared fault to be recovered from.
-const DEADLINE: Duration = Duration::from_secs(20);
 /// The heap may not grow by more than this between the first and the second half of the run.
 const HEAP_GROWTH_LIMIT: i64 = 1 << 20;
 
@@ -376,13 +375,7 @@ struct FaultWindow {
 
 fn wait_until(redis: &Availability, available: bool) -> Option<Duration> {
     let started = Instant::now();
-    while started.elapsed() < DEADLINE {
-        if redis.is_available() == available {
-            return Some(started.elapsed());
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    None
+    poll::blocking(DEADLINE, || redis.is_available() == available).then(|| started.elapsed())
 }
 
 fn chaos_schedule(

@@ -1,9 +1,12 @@
 //! The gRPC example (`examples/grpc.rs`) as a real process, called by a real tonic client: calls
-//! fail with `UNAVAILABLE` while Redis is down, and the health Watch stream follows Redis.
+//! fail with `UNAVAILABLE` while Redis is down, and the health Watch stream follows Redis; and
+//! `HealthMirror` in process, behind a real tonic server, when its monitor stops.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use redis_gate::{HealthMirror, RedisConfig, RedisMonitor};
+use redis_gate_testkit::poll::DEADLINE;
 use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use tonic::Code;
@@ -12,8 +15,6 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
-
-const DEADLINE: Duration = Duration::from_secs(15);
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct IssueRequest {
@@ -163,4 +164,47 @@ async fn grpc_calls_and_health_checks_follow_redis_and_drain() {
         ServingStatus::NotServing
     );
     assert!(issue(&channel).await.is_ok(), "draining is not stopping");
+}
+
+#[tokio::test]
+async fn a_stopped_monitor_turns_every_mirrored_service_not_serving() {
+    let redis = RedisServer::start();
+    let mut config = RedisConfig::from_url(&redis.url()).unwrap();
+    config.monitor.check_interval = Duration::from_millis(100);
+    let monitor = RedisMonitor::start(config).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    let (reporter, service) = tonic_health::server::health_reporter();
+    let mirror = tokio::spawn(
+        HealthMirror::new(monitor.availability())
+            .service("demo.Tickets")
+            .run(reporter),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the health service");
+    let mut health = HealthClient::new(channel);
+    let mut named = watch(&mut health, "demo.Tickets").await;
+    let mut overall = watch(&mut health, "").await;
+    watch_reports(&mut named, ServingStatus::Serving).await;
+    watch_reports(&mut overall, ServingStatus::Serving).await;
+
+    // Redis is fine, but nothing watches it any more.
+    drop(monitor);
+    assert_eq!(next_status(&mut named).await, ServingStatus::NotServing);
+    assert_eq!(next_status(&mut overall).await, ServingStatus::NotServing);
+    assert_eq!(check(&mut health, "").await, ServingStatus::NotServing);
+    tokio::time::timeout(DEADLINE, mirror)
+        .await
+        .expect("the mirror ends with its monitor")
+        .unwrap();
+    assert_eq!(redis.command(&["PING"]), Ok("PONG".to_owned()));
 }

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use redis_gate_testkit::poll::DEADLINE;
 use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,7 +28,6 @@ use tonic_health::pb::health_client::HealthClient;
 
 /// The retry policy's `maxAttempts` in `tests/grpcio/retrying_call.py`.
 const MAX_ATTEMPTS: usize = 5;
-const STARTUP: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_call_succeeds_when_redis_returns_during_it() {
@@ -93,7 +93,7 @@ impl Rig {
             &[("REDIS_URL", &redis.url()), ("BIND_ADDR", &example_addr)],
         );
         assert!(
-            example.wait_for_line("listening on", STARTUP).is_some(),
+            example.wait_for_line("listening on", DEADLINE).is_some(),
             "{}",
             example.output()
         );
@@ -115,7 +115,7 @@ impl Rig {
             .await
             .expect("connect to the example");
         let mut health = HealthClient::new(channel);
-        let until = Instant::now() + STARTUP;
+        let until = Instant::now() + DEADLINE;
         loop {
             let reply = health
                 .check(HealthCheckRequest {
@@ -149,7 +149,7 @@ impl Rig {
             &[],
         );
         assert!(
-            call.wait_for_line("calling", STARTUP).is_some(),
+            call.wait_for_line("calling", DEADLINE).is_some(),
             "{}",
             call.output()
         );
@@ -158,7 +158,7 @@ impl Rig {
 
     /// How the call ended.
     fn outcome(&self, call: &Spawned, deadline: Duration) -> Outcome {
-        let until = Instant::now() + deadline + STARTUP;
+        let until = Instant::now() + deadline + DEADLINE;
         let line = loop {
             if let Some(line) = call.stdout().into_iter().find(|line| line.contains(' ')) {
                 break line;

@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use redis_gate_testkit::http::Reply;
+use redis_gate_testkit::poll::DEADLINE;
 use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::RedisServer;
 use redis_gate_testkit::secrets;
-use support::{DEADLINE, Demo};
+use support::Demo;
 
 const PASSWORD: &str = "Scan-Me-Redis-Pw-9417";
 const WRONG: &str = "Scan-Me-Wrong-Pw-3344";

@@ -5,13 +5,12 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use redis_gate_testkit::http::HttpClient;
+use redis_gate_testkit::poll::DEADLINE;
 use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-
-const DEADLINE: Duration = Duration::from_secs(15);
 
 /// A line-based billing service: `invoice 7` → `invoice 7: 42.00 EUR`.
 async fn upstream(port: u16) -> JoinHandle<()> {

@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use redis_gate_testkit::http::{HttpClient, Reply};
+use redis_gate_testkit::poll::DEADLINE;
 use redis_gate_testkit::process::{Spawned, built};
 use redis_gate_testkit::redis::free_port;
-
-/// Generous, for a loaded 2-core machine.
-pub const DEADLINE: Duration = Duration::from_secs(15);
 
 /// The demo on a free port, with quick monitor settings.
 pub struct Demo {

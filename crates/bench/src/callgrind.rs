@@ -9,8 +9,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::thread;
 
 use redis_gate_bench::stacks::{Prepared, Stack};
@@ -18,7 +16,7 @@ use redis_gate_bench::stacks::{Prepared, Stack};
 /// Instructions per request of each stack.
 #[derive(Clone, Debug)]
 pub struct Counts {
-    /// `(stack, instructions per request)`, in the order measured.
+    /// `(stack, instructions per request)`, in the order asked for.
     pub per_request: Vec<(Stack, f64)>,
     /// Requests per measured run: `(small, large)`.
     pub requests: (usize, usize),
@@ -27,155 +25,94 @@ pub struct Counts {
 impl Counts {
     /// Instructions per request of `stack`.
     pub fn of(&self, stack: Stack) -> Option<f64> {
-        self.per_request
-            .iter()
-            .find(|(s, _)| *s == stack)
-            .map(|(_, n)| *n)
+        let found = self.per_request.iter().find(|(s, _)| *s == stack);
+        found.map(|(_, n)| *n)
     }
 
-    /// Extra instructions per request of `stack` over the bare router.
-    pub fn overhead(&self, stack: Stack) -> Option<f64> {
-        Some(self.of(stack)? - self.of(Stack::Bare)?)
-    }
-
-    /// Extra instructions per request of `stack` over the bare Tower service.
-    pub fn overhead_over_tower(&self, stack: Stack) -> Option<f64> {
-        Some(self.of(stack)? - self.of(Stack::TowerBare)?)
+    /// Extra instructions per request of `stack` over `base`.
+    pub fn over(&self, stack: Stack, base: Stack) -> Option<f64> {
+        Some(self.of(stack)? - self.of(base)?)
     }
 
     /// Extra instructions per request of `stack` over a layer that does nothing in the same
     /// place (see [`Stack::reference`]): the layer's own share.
     pub fn own_cost(&self, stack: Stack) -> Option<f64> {
-        Some(self.of(stack)? - self.of(stack.reference()?)?)
+        self.over(stack, stack.reference()?)
     }
-}
-
-/// Whether `valgrind` can be run.
-pub fn available() -> bool {
-    Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success())
 }
 
 /// Counts `stacks`, two valgrind processes at a time.
 pub fn measure(stacks: &[Stack], small: usize, large: usize) -> Result<Counts, String> {
-    if !available() {
+    let valgrind = Command::new("valgrind").arg("--version").output();
+    if !valgrind.is_ok_and(|out| out.status.success()) {
         return Err("valgrind not found".to_owned());
     }
+    eprintln!(
+        "callgrind: instructions per request of {} stacks",
+        stacks.len()
+    );
     let exe = std::env::current_exe().map_err(|err| format!("current_exe: {err}"))?;
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::new());
-    thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| {
-                while let Some(&stack) = stacks.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let count = per_request(&exe, stack, small, large);
-                    results
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push((stack, count));
-                }
-            });
-        }
+    let count = |stack| per_request(&exe, stack, small, large).map(|n| (stack, n));
+    let count_all = |stacks: &[Stack]| stacks.iter().map(|&stack| count(stack)).collect::<Vec<_>>();
+    let (first, second) = stacks.split_at(stacks.len() / 2);
+    let (first, second) = thread::scope(|scope| {
+        let second = scope.spawn(|| count_all(second));
+        (
+            count_all(first),
+            second.join().expect("counting never panics"),
+        )
     });
-    let results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
-    let mut per_request = Vec::new();
-    for &stack in stacks {
-        let (_, count) = results
-            .iter()
-            .find(|(s, _)| *s == stack)
-            .expect("every stack ran");
-        per_request.push((stack, count.clone()?));
-    }
+    let per_request = first.into_iter().chain(second).collect::<Result<_, _>>()?;
     Ok(Counts {
         per_request,
         requests: (small, large),
     })
 }
 
-/// Instructions per request of `stack`: one valgrind run of [`child`], which goes through the
-/// measured region four times (two warm-ups, then `small` and `large` requests); callgrind
-/// dumps a part after each, and the last two parts differ by `large - small` requests.
+/// Instructions per request of `stack`: one valgrind run of [`child`]; the parts callgrind dumps
+/// after the small and the large run differ by `large - small` requests.
 fn per_request(exe: &Path, stack: Stack, small: usize, large: usize) -> Result<f64, String> {
-    let dir = std::env::temp_dir().join(format!(
-        "redis-gate-bench-callgrind-{}-{}",
-        std::process::id(),
-        stack.name()
-    ));
+    let name = stack.name();
+    let dir = format!("redis-gate-bench-callgrind-{}-{name}", std::process::id());
+    let dir = std::env::temp_dir().join(dir);
     std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let out = dir.join("callgrind.out");
+    let out_file = format!("--callgrind-out-file={}/callgrind.out", dir.display());
     // `*measure_region` and not `*measure_region*`: the latter also matches the closures inside
     // it, and a toggle on a closure would leave its instructions out.
     let output = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg("--toggle-collect=*measure_region")
+        .args(["--tool=callgrind", "--toggle-collect=*measure_region"])
         .arg("--dump-after=*measure_region")
-        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(out_file)
         .arg(exe)
-        .args([
-            "instr-child",
-            stack.name(),
-            &small.to_string(),
-            &large.to_string(),
-        ])
+        .args(["instr-child", name, &small.to_string(), &large.to_string()])
         .output()
         .map_err(|err| format!("valgrind: {err}"));
-    let parts = read_parts(&dir);
+    // The region runs four times (two warm-ups, then `small` and `large` requests), and
+    // callgrind dumps a numbered part after each.
+    let [small_part, large_part] =
+        [3, 4].map(|part| totals(&dir.join(format!("callgrind.out.{part}"))));
     let _ = std::fs::remove_dir_all(&dir);
     let output = output?;
     if !output.status.success() {
-        return Err(format!(
-            "valgrind on {} failed: {}",
-            stack.name(),
-            String::from_utf8_lossy(&output.stderr)
-        ));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("valgrind on {name} failed: {stderr}"));
     }
-    match parts[..] {
-        [.., small_part, large_part] if parts.len() >= 4 => {
-            Ok((large_part as f64 - small_part as f64) / (large as f64 - small as f64))
-        }
-        _ => Err(format!(
-            "expected four callgrind parts for {}, got {parts:?}",
-            stack.name()
-        )),
-    }
+    let (Some(small_part), Some(large_part)) = (small_part, large_part) else {
+        return Err(format!("{name}: callgrind wrote no fourth part"));
+    };
+    Ok((large_part as f64 - small_part as f64) / (large as f64 - small as f64))
 }
 
-/// The `totals:` of `callgrind.out.1`, `.2`, … in `dir`, in order.
-fn read_parts(dir: &Path) -> Vec<u64> {
-    let mut parts: Vec<(u32, u64)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let name = entry.file_name();
-            let index: u32 = name
-                .to_str()?
-                .strip_prefix("callgrind.out.")?
-                .parse()
-                .ok()?;
-            let text = std::fs::read_to_string(entry.path()).ok()?;
-            let totals = text
-                .lines()
-                .find_map(|line| line.strip_prefix("totals:"))?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()?;
-            Some((index, totals))
-        })
-        .collect();
-    parts.sort_unstable();
-    parts.into_iter().map(|(_, totals)| totals).collect()
+/// The instructions counted in a callgrind output file (its `totals:` line).
+fn totals(file: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let totals = text.lines().find_map(|line| line.strip_prefix("totals:"))?;
+    totals.split_whitespace().next()?.parse().ok()
 }
 
 /// The `instr-child` mode: prepares `stack` twice (each warm-up goes through the measured
 /// region), then sends `small` and `large` requests through it.
-pub fn child(stack: &str, small: usize, large: usize) {
-    let stack: Stack = stack
-        .parse()
-        .unwrap_or_else(|_| panic!("no stack called {stack}"));
+pub fn child(stack: Stack, small: usize, large: usize) {
     let first = Prepared::new(stack, small);
     let second = Prepared::new(stack, large);
     assert_eq!(first.run(), small, "every request answered 200");

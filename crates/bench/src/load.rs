@@ -24,25 +24,13 @@ pub struct Conn {
     driver: JoinHandle<()>,
 }
 
-/// What one request got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answer {
-    /// The status code, body read to the end.
-    Status(u16),
-    /// The connection failed or was closed.
-    Failed,
-    /// No complete answer within the timeout.
-    TimedOut,
-}
-
 impl Conn {
     /// Connects to `addr`.
     pub async fn open(addr: SocketAddr) -> std::io::Result<Conn> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
+        let handshake = http1::handshake(TokioIo::new(stream)).await;
+        let (sender, connection) = handshake.map_err(std::io::Error::other)?;
         let driver = tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -113,10 +101,20 @@ pub struct Run {
 }
 
 impl Run {
+    /// Adds `other`'s requests and answers to this run's (not its times).
+    pub fn add(&mut self, other: &Run) {
+        self.latencies.extend(&other.latencies);
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += n;
+        }
+        self.failed += other.failed;
+        self.timed_out += other.timed_out;
+        self.answered_total += other.answered_total;
+    }
+
     /// Answered requests per second of the counted window.
     pub fn rps(&self) -> f64 {
-        let answered: u64 = self.statuses.values().sum();
-        answered as f64 / self.window.as_secs_f64()
+        self.statuses.values().sum::<u64>() as f64 / self.window.as_secs_f64()
     }
 
     /// Server CPU microseconds per answered request: what the service costs, whatever else the
@@ -142,43 +140,29 @@ impl Run {
 
     /// `200 ×n, 503 ×m, …` for the report.
     pub fn describe_answers(&self) -> String {
-        let mut parts: Vec<String> = self
-            .statuses
-            .iter()
+        let statuses = self.statuses.iter();
+        let mut parts: Vec<String> = statuses
             .map(|(status, n)| format!("{status} ×{n}"))
             .collect();
-        if self.failed > 0 {
-            parts.push(format!("failed ×{}", self.failed));
-        }
-        if self.timed_out > 0 {
-            parts.push(format!("timed out ×{}", self.timed_out));
+        for (word, n) in [("failed", self.failed), ("timed out", self.timed_out)] {
+            if n > 0 {
+                parts.push(format!("{word} ×{n}"));
+            }
         }
         parts.join(", ")
     }
 }
 
-/// Runs `spec` on the current runtime.
 pub async fn run(spec: Spec) -> Run {
-    let spec = Arc::new(spec);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..spec.connections)
-        .map(|_| tokio::spawn(connection(Arc::clone(&spec), start)))
-        .collect();
-    let mut run = Run {
-        window: spec.measure,
-        ..Run::default()
-    };
+    let (spec, start) = (Arc::new(spec), Instant::now());
+    let spawn = |_| tokio::spawn(connection(Arc::clone(&spec), start));
+    let tasks: Vec<_> = (0..spec.connections).map(spawn).collect();
+    let mut run = Run::default();
     for task in tasks {
-        let part = task.await.expect("a load task never panics");
-        run.latencies.extend(part.latencies);
-        for (status, n) in part.statuses {
-            *run.statuses.entry(status).or_default() += n;
-        }
-        run.failed += part.failed;
-        run.timed_out += part.timed_out;
-        run.answered_total += part.answered_total;
+        run.add(&task.await.expect("a load task never panics"));
     }
     run.latencies.sort_unstable();
+    run.window = spec.measure;
     run
 }
 
@@ -205,30 +189,23 @@ async fn connection(spec: Arc<Spec>, start: Instant) -> Run {
         if began >= end {
             break;
         }
-        let answer = match tokio::time::timeout(spec.timeout, open.get(spec.path)).await {
+        let answer = tokio::time::timeout(spec.timeout, open.get(spec.path)).await;
+        let counted = began >= counted_from;
+        match answer {
             Ok(Ok(status)) => {
                 conn = Some(open);
-                Answer::Status(status)
+                part.answered_total += 1;
+                if counted {
+                    part.latencies.push(nanos(began.elapsed()));
+                    *part.statuses.entry(status).or_default() += 1;
+                }
             }
-            Ok(Err(_)) => Answer::Failed,
-            Err(_) => Answer::TimedOut,
-        };
-        if let Answer::Status(_) = answer {
-            part.answered_total += 1;
-        }
-        if began < counted_from {
-            continue;
-        }
-        match answer {
-            Answer::Status(status) => {
-                part.latencies.push(nanos(began.elapsed()));
-                *part.statuses.entry(status).or_default() += 1;
-            }
-            Answer::TimedOut => {
+            Ok(Err(_)) => part.failed += u64::from(counted),
+            Err(_) if counted => {
                 part.latencies.push(nanos(began.elapsed()));
                 part.timed_out += 1;
             }
-            Answer::Failed => part.failed += 1,
+            Err(_) => {}
         }
     }
     part

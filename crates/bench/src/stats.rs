@@ -2,11 +2,9 @@
 
 /// The `q` quantile (0..=1) of sorted values, nearest rank; 0 for no values.
 pub fn quantile_sorted(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
     let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    let index = rank.clamp(1, sorted.len().max(1)) - 1;
+    sorted.get(index).copied().unwrap_or(0)
 }
 
 /// Minimum, median and maximum of `values`; `NaN`s for none.
@@ -21,27 +19,18 @@ pub struct Spread {
 }
 
 impl Spread {
-    /// The spread of `values`.
+    /// The spread of `values`, leaving out NaNs.
     pub fn of(values: &[f64]) -> Spread {
         let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
-        if n == 0 {
-            return Spread {
-                min: f64::NAN,
-                median: f64::NAN,
-                max: f64::NAN,
-            };
-        }
-        let median = if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        };
+        let at = |i: usize| sorted.get(i).copied().unwrap_or(f64::NAN);
+        // For an odd count both middle indices are the same value, and (x + x) / 2 is x.
+        let median = (at(n.saturating_sub(1) / 2) + at(n / 2)) / 2.0;
         Spread {
-            min: sorted[0],
+            min: at(0),
             median,
-            max: sorted[n - 1],
+            max: at(n.wrapping_sub(1)),
         }
     }
 }
@@ -61,9 +50,11 @@ mod tests {
     }
 
     #[test]
-    fn spread_takes_the_middle_of_an_even_count() {
+    fn spread_takes_the_middle_value_and_leaves_out_nans() {
         let spread = Spread::of(&[4.0, 1.0, 3.0, 2.0]);
         assert_eq!((spread.min, spread.median, spread.max), (1.0, 2.5, 4.0));
         assert!(Spread::of(&[]).median.is_nan());
+        let odd = Spread::of(&[3.0, f64::NAN, 1.0, 2.0]);
+        assert_eq!((odd.min, odd.median, odd.max), (1.0, 2.0, 3.0));
     }
 }

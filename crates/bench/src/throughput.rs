@@ -5,18 +5,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis_gate_bench::apps;
 
 use crate::Plan;
 use crate::load::{self, Run, Spec};
-use crate::rig::{Rig, restart_timed};
+use crate::rig::Rig;
 use crate::stats::Spread;
 
-/// One service under load; its key in metric names is the variant's in snake case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case")]
+/// One service under load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
     /// 1: the handler alone.
     Bare,
@@ -29,16 +28,10 @@ pub enum Variant {
     /// 4: an `AtomicBool` `from_fn` gate.
     Atomic,
     /// A handler answering a static `503`.
-    #[strum(serialize = "static503")]
     Static503,
 }
 
 impl Variant {
-    /// The short name used in metric names.
-    pub fn key(self) -> &'static str {
-        self.into()
-    }
-
     /// What the report calls it.
     pub fn label(self) -> &'static str {
         match self {
@@ -52,99 +45,50 @@ impl Variant {
     }
 }
 
-/// The runs of several variants, taken in turns: `runs[v][r]` is variant `v` in round `r`.
+/// How two runs of the same round compare: `a` over `b`, oriented so that more is better for `a`.
+pub type Pairing = fn(&Run, &Run) -> f64;
+
+/// Requests per second of `a` over `b`.
+pub const RPS: Pairing = |a, b| a.rps() / b.rps();
+
+/// Server CPU per request of `b` over `a`: how many more requests `a` serves than `b` on the
+/// same server CPU time.
+pub const CPU: Pairing = |a, b| b.server_cpu_us() / a.server_cpu_us();
+
+/// The runs of several variants, taken in turns: each variant's runs, by round.
 #[derive(Clone, Debug)]
-pub struct Alternation {
-    /// The variants, in the order they took turns.
-    pub variants: Vec<Variant>,
-    /// Every run, by variant then round.
-    pub runs: Vec<Vec<Run>>,
-}
+pub struct Alternation(Vec<(Variant, Vec<Run>)>);
 
 impl Alternation {
-    fn index(&self, variant: Variant) -> usize {
-        self.variants
-            .iter()
-            .position(|v| *v == variant)
-            .unwrap_or_else(|| panic!("{variant:?} did not run here"))
-    }
-
     /// The runs of `variant`, by round.
     pub fn of(&self, variant: Variant) -> &[Run] {
-        &self.runs[self.index(variant)]
+        let runs = self.0.iter().find(|(v, _)| *v == variant);
+        &runs.expect("only variants that ran are asked for").1
     }
 
-    /// Requests per second of `variant`, one value per round.
-    pub fn rps(&self, variant: Variant) -> Vec<f64> {
-        self.of(variant).iter().map(Run::rps).collect()
+    /// The spread over rounds of `f` of `variant`'s runs.
+    pub fn spread(&self, variant: Variant, f: impl Fn(&Run) -> f64) -> Spread {
+        Spread::of(&self.of(variant).iter().map(f).collect::<Vec<_>>())
     }
 
-    /// Latency quantile `q` of `variant` in microseconds, one value per round.
-    pub fn latency_us(&self, variant: Variant, q: f64) -> Vec<f64> {
-        self.of(variant)
-            .iter()
-            .map(|run| run.latency_us(q))
-            .collect()
+    /// `pairing` of the runs of `a` and `b` round by round (each pair ran back to back).
+    pub fn paired(&self, a: Variant, b: Variant, pairing: Pairing) -> Spread {
+        let rounds = self.of(a).iter().zip(self.of(b));
+        Spread::of(&rounds.map(|(a, b)| pairing(a, b)).collect::<Vec<_>>())
     }
 
-    /// Latency quantile `q` of `variant` over every round pooled, in microseconds.
-    pub fn pooled_latency_us(&self, variant: Variant, q: f64) -> f64 {
-        let mut all: Vec<u64> = self
-            .of(variant)
-            .iter()
-            .flat_map(|run| run.latencies.iter().copied())
-            .collect();
-        all.sort_unstable();
-        crate::stats::quantile_sorted(&all, q) as f64 / 1_000.0
-    }
-
-    /// Server CPU microseconds per request of `variant`, one value per round.
-    pub fn server_cpu_us(&self, variant: Variant) -> Vec<f64> {
-        self.of(variant).iter().map(Run::server_cpu_us).collect()
-    }
-
-    /// `cpu(b) / cpu(a)` per request, round by round: how many more requests `a` serves than
-    /// `b` on the same server CPU time (the orientation of [`paired_rps_ratio`]).
-    ///
-    /// [`paired_rps_ratio`]: Alternation::paired_rps_ratio
-    pub fn paired_cpu_ratio(&self, a: Variant, b: Variant) -> Spread {
-        let ratios: Vec<f64> = self
-            .server_cpu_us(a)
-            .iter()
-            .zip(self.server_cpu_us(b))
-            .map(|(a, b)| b / a)
-            .collect();
-        Spread::of(&ratios)
-    }
-
-    /// `rps(a) / rps(b)` round by round: each pair ran back to back.
-    pub fn paired_rps_ratio(&self, a: Variant, b: Variant) -> Spread {
-        let ratios: Vec<f64> = self
-            .rps(a)
-            .iter()
-            .zip(self.rps(b))
-            .map(|(a, b)| a / b)
-            .collect();
-        Spread::of(&ratios)
-    }
-
-    /// Every answer of `variant` across rounds, described.
-    pub fn answers(&self, variant: Variant) -> String {
+    /// Every round of `variant` pooled into one run.
+    pub fn pooled(&self, variant: Variant) -> Run {
         let mut total = Run::default();
-        for run in self.of(variant) {
-            for (status, n) in &run.statuses {
-                *total.statuses.entry(*status).or_default() += n;
-            }
-            total.failed += run.failed;
-            total.timed_out += run.timed_out;
-        }
-        total.describe_answers()
+        self.of(variant).iter().for_each(|run| total.add(run));
+        total.latencies.sort_unstable();
+        total
     }
 }
 
 /// Everything this section measured.
 pub struct Throughput {
-    /// Redis up: bare, gated, naive PING, AtomicBool.
+    /// Redis up: bare, gated, per route, naive PING, AtomicBool.
     pub up: Alternation,
     /// Redis down: the gate's 503 and a static 503 handler.
     pub down: Alternation,
@@ -154,33 +98,27 @@ pub struct Throughput {
 
 /// Takes `rounds` turns of `variants` (A B C A B C …), each a load run built by `spec` for the
 /// variant's address.
-pub fn alternate(
+fn alternate(
     rig: &Rig,
     variants: &[(Variant, SocketAddr)],
     rounds: usize,
     spec: impl Fn(SocketAddr) -> Spec,
 ) -> Alternation {
-    let mut runs = vec![Vec::with_capacity(rounds); variants.len()];
+    let mut runs: Vec<_> = variants.iter().map(|(v, _)| (*v, Vec::new())).collect();
     for _ in 0..rounds {
-        for (i, (_, addr)) in variants.iter().enumerate() {
-            runs[i].push(measured(rig, spec(*addr)));
+        for ((_, addr), (_, runs)) in variants.iter().zip(&mut runs) {
+            // One load run, with the CPU time both worker threads used during it.
+            let spec = spec(*addr);
+            let ([server, client], started) = (rig.worker_cpu(), Instant::now());
+            let mut run = rig.on_client(load::run(spec));
+            run.wall = started.elapsed();
+            let [server_after, client_after] = rig.worker_cpu();
+            run.server_cpu = server_after.saturating_sub(server);
+            run.client_cpu = client_after.saturating_sub(client);
+            runs.push(run);
         }
     }
-    Alternation {
-        variants: variants.iter().map(|(variant, _)| *variant).collect(),
-        runs,
-    }
-}
-
-/// One load run, with the CPU time both worker threads used during it.
-pub fn measured(rig: &Rig, spec: Spec) -> Run {
-    let (server, client) = (rig.server_cpu(), rig.client_cpu());
-    let started = std::time::Instant::now();
-    let mut run = rig.on_client(load::run(spec));
-    run.wall = started.elapsed();
-    run.server_cpu = rig.server_cpu().saturating_sub(server);
-    run.client_cpu = rig.client_cpu().saturating_sub(client);
-    run
+    Alternation(runs)
 }
 
 /// Runs the up, down and frozen measurements against one redis-server and one monitor.
@@ -214,47 +152,30 @@ pub fn run(rig: &Rig, plan: &Plan) -> Throughput {
             timeout,
         }
     };
+    let timed = spec(plan.warmup, plan.measure, Duration::from_secs(5));
 
     // Redis up: every variant answers 200. Each gate runs next to what it is compared with
     // most closely (bare, AtomicBool), so those pairs run back to back.
     eprintln!("throughput: Redis up, {} rounds", plan.rounds);
-    let up = alternate(
-        rig,
-        &[v_naive, v_per_route, v_bare, v_gated, v_atomic],
-        plan.rounds,
-        spec(plan.warmup, plan.measure, Duration::from_secs(5)),
-    );
+    let variants = [v_naive, v_per_route, v_bare, v_gated, v_atomic];
+    let up = alternate(rig, &variants, plan.rounds, timed);
 
     // Redis down (killed, and the monitor has noticed): the gate rejects.
-    eprintln!("throughput: Redis down, {} rounds", plan.down_rounds);
+    eprintln!("throughput: Redis down, {} rounds", plan.rounds);
     redis.kill();
-    rig.wait_for(&availability, false)
-        .expect("the monitor notices the kill");
-    let down = alternate(
-        rig,
-        &[v_gated, v_static],
-        plan.down_rounds,
-        spec(plan.warmup, plan.measure, Duration::from_secs(5)),
-    );
+    (rig.wait_for(&availability, false)).expect("the monitor notices the kill");
+    let down = alternate(rig, &[v_gated, v_static], plan.rounds, timed);
 
     // Redis frozen (SIGSTOP): the PING gate waits on it, the layers do not.
     eprintln!("throughput: Redis frozen, {} rounds", plan.frozen_rounds);
-    restart_timed(rig, &mut redis);
-    rig.wait_for(&availability, true)
-        .expect("the monitor reconnects after a restart");
+    rig.restart_timed(&mut redis);
+    (rig.wait_for(&availability, true)).expect("the monitor reconnects after a restart");
     // Fill the PING gate's pool, as traffic would have before the freeze.
-    rig.on_client(load::run(spec(
-        Duration::ZERO,
-        plan.warmup,
-        Duration::from_secs(5),
-    )(v_naive.1)));
+    let fill = spec(Duration::ZERO, plan.warmup, Duration::from_secs(5));
+    rig.on_client(load::run(fill(v_naive.1)));
     redis.freeze();
-    let frozen = alternate(
-        rig,
-        &[v_naive, v_gated],
-        plan.frozen_rounds,
-        spec(Duration::ZERO, plan.frozen_measure, plan.frozen_timeout),
-    );
+    let frozen_spec = spec(Duration::ZERO, plan.frozen_measure, plan.frozen_timeout);
+    let frozen = alternate(rig, &[v_naive, v_gated], plan.frozen_rounds, frozen_spec);
     redis.thaw();
     drop(monitor);
     Throughput { up, down, frozen }

@@ -1,25 +1,27 @@
 //! One run told over time: Redis is killed and restarted, then frozen and thawed, while a
 //! steady trickle of requests hits a strict route (`RequireRedis`), a soft one (`CheckRedis`)
 //! and the hand-written `PING` gate. Records Redis' real state, the handle's transitions and
-//! every request's outcome and latency, for the timeline figure.
+//! every request's outcome and latency, for the timeline table of the report.
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use redis_gate::Reading;
 use redis_gate_bench::apps;
+use redis_gate_testkit::redis::RedisServer;
+use strum::IntoEnumIterator;
 
 use crate::Plan;
-use crate::rig::{Rig, restart_timed};
+use crate::rig::Rig;
 
-/// What Redis really was doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What Redis really was doing; its word in the report is the variant's in lower case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum RedisState {
     /// Running and answering.
     Up,
@@ -29,50 +31,34 @@ pub enum RedisState {
     Frozen,
 }
 
-/// The routes of the timeline service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The routes of the timeline service, in the report's order; each one's word is its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
 pub enum Route {
     /// `RequireRedis`.
+    #[strum(serialize = "/strict")]
     Strict,
     /// `CheckRedis`, the handler falls back.
+    #[strum(serialize = "/soft")]
     Soft,
     /// The hand-written `PING` gate.
+    #[strum(serialize = "/naive")]
     Naive,
 }
 
-impl Route {
-    /// Every route, in plot order.
-    pub const EVERY: [Route; 3] = [Route::Strict, Route::Soft, Route::Naive];
-
-    /// The request path.
-    pub fn path(self) -> &'static str {
-        match self {
-            Route::Strict => "/strict",
-            Route::Soft => "/soft",
-            Route::Naive => "/naive",
-        }
-    }
-
-    /// The legend's words.
-    pub fn label(self) -> &'static str {
-        match self {
-            Route::Strict => "RequireRedis",
-            Route::Soft => "CheckRedis",
-            Route::Naive => "PING per request",
-        }
-    }
-}
-
-/// What a request got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a request got, with its word in the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
 pub enum Outcome {
     /// `200`, served with Redis.
+    #[strum(serialize = "200")]
     Served,
     /// `200`, served without Redis (the soft route's fallback).
+    #[strum(serialize = "200 bypass")]
     Bypass,
     /// `503`.
+    #[strum(serialize = "503")]
     Rejected,
     /// No answer within the timeout, or a failed connection.
+    #[strum(serialize = "no answer")]
     Failed,
 }
 
@@ -95,15 +81,13 @@ pub struct Timeline {
     pub redis: Vec<(f64, RedisState)>,
     /// The handle's reading from each time on.
     pub handle: Vec<(f64, Reading)>,
-    /// Every request.
+    /// Every request, in the order they were answered.
     pub samples: Vec<Sample>,
-    /// The run's length in seconds.
-    pub end: f64,
 }
 
 /// Runs the timeline scenario of `plan`.
 pub fn run(rig: &Rig, plan: &Plan) -> Timeline {
-    let schedule = &plan.timeline;
+    eprintln!("timeline: {:.1} s", plan.timeline_end.as_secs_f64());
     let mut redis = rig.start_redis();
     let monitor = rig.start_monitor(&redis);
     let availability = monitor.availability();
@@ -111,117 +95,84 @@ pub fn run(rig: &Rig, plan: &Plan) -> Timeline {
 
     let start = Instant::now();
     let secs = move |at: Instant| at.saturating_duration_since(start).as_secs_f64();
-
-    let handle_log = Arc::new(Mutex::new(vec![(0.0, availability.reading())]));
-    let mut changes = availability.subscribe();
-    let log = Arc::clone(&handle_log);
-    let follower = rig.spawn_server(async move {
+    let (first, mut changes) = ((0.0, availability.reading()), availability.subscribe());
+    // Ends with the monitor, when the handle's writer goes away.
+    let follower = rig.server.spawn(async move {
+        let mut log = vec![first];
         while let Some(snapshot) = changes.changed().await {
-            log.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((secs(snapshot.changed_at()), snapshot.reading()));
+            log.push((secs(snapshot.changed_at()), snapshot.reading()));
         }
+        log
     });
-
     let base = format!("http://{}", app.addr());
-    let generator = rig.spawn_client(generate(
-        base,
-        schedule.period,
-        schedule.end,
-        plan.timeline_timeout,
-        start,
-    ));
+    let generator = rig.client.spawn(generate(base, plan.clone(), start));
 
-    let mut states = vec![(0.0, RedisState::Up)];
-    let sleep_until = |at: Duration| {
-        if let Some(left) = (start + at).checked_duration_since(Instant::now()) {
-            thread::sleep(left);
-        }
-    };
-    sleep_until(schedule.kill_at);
-    states.push((secs(Instant::now()), RedisState::Killed));
-    redis.kill();
-    sleep_until(schedule.restart_at);
-    let accepting = restart_timed(rig, &mut redis);
-    states.push((secs(accepting), RedisState::Up));
-    sleep_until(schedule.freeze_at);
-    states.push((secs(Instant::now()), RedisState::Frozen));
-    redis.freeze();
-    sleep_until(schedule.thaw_at);
-    states.push((secs(Instant::now()), RedisState::Up));
-    redis.thaw();
-
-    let mut samples = rig.join(generator);
-    follower.abort();
-    drop(app);
-    drop(monitor);
-    samples.sort_by(|a, b| a.at.total_cmp(&b.at));
-    let handle = handle_log
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    let mut redis_states = vec![(0.0, RedisState::Up)];
+    for (at, state) in plan.timeline {
+        thread::sleep((start + at).saturating_duration_since(Instant::now()));
+        redis_states.push((secs(bring(rig, &mut redis, state)), state));
+    }
+    let samples = rig.join(generator);
+    drop((app, monitor));
+    let handle = rig.join(follower);
     Timeline {
-        redis: states,
+        redis: redis_states,
         handle,
         samples,
-        end: schedule.end.as_secs_f64(),
     }
 }
 
-/// Every `period` until `end`, one request to each route, each on its own task so a slow one
-/// never delays the next.
-async fn generate(
-    base: String,
-    period: Duration,
-    end: Duration,
-    timeout: Duration,
-    start: Instant,
-) -> Vec<Sample> {
+/// Brings `redis` to `state`; returns when: when it first accepted a connection after a restart.
+fn bring(rig: &Rig, redis: &mut RedisServer, state: RedisState) -> Instant {
+    let now = Instant::now();
+    match state {
+        RedisState::Up if !redis.is_running() => return rig.restart_timed(redis),
+        RedisState::Up => redis.thaw(),
+        RedisState::Killed => redis.kill(),
+        RedisState::Frozen => redis.freeze(),
+    }
+    now
+}
+
+/// Every period of the plan's timeline until its end, one request to each route, each on its
+/// own task so a slow one never delays the next.
+async fn generate(base: String, plan: Plan, start: Instant) -> Vec<Sample> {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut ticker = tokio::time::interval(period);
+    let mut ticker = tokio::time::interval(plan.timeline_period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut tasks = Vec::new();
-    while start.elapsed() < end {
+    let mut tasks = tokio::task::JoinSet::new();
+    while start.elapsed() < plan.timeline_end {
         ticker.tick().await;
-        for route in Route::EVERY {
-            let client = client.clone();
-            let url = format!("{base}{}", route.path());
-            tasks.push(tokio::spawn(async move {
+        for route in Route::iter() {
+            let (client, url) = (client.clone(), format!("{base}{}", <&str>::from(route)));
+            tasks.spawn(async move {
                 let sent = Instant::now();
-                let req = Request::get(url)
-                    .body(Empty::new())
-                    .expect("a valid request");
-                let outcome = tokio::time::timeout(timeout, async {
-                    let res = client.request(req).await.ok()?;
-                    let bypass = res
-                        .headers()
-                        .get(apps::SOURCE_HEADER)
-                        .is_some_and(|source| source == "bypass");
-                    let status = res.status().as_u16();
-                    res.into_body().collect().await.ok()?;
-                    Some(match status {
-                        200 if bypass => Outcome::Bypass,
-                        200 => Outcome::Served,
-                        503 => Outcome::Rejected,
-                        _ => Outcome::Failed,
-                    })
-                })
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(Outcome::Failed);
+                let outcome =
+                    tokio::time::timeout(plan.timeline_timeout, fetch(&client, url)).await;
                 Sample {
                     at: sent.saturating_duration_since(start).as_secs_f64(),
                     route,
-                    outcome,
+                    outcome: outcome.ok().flatten().unwrap_or(Outcome::Failed),
                     latency_ms: sent.elapsed().as_secs_f64() * 1_000.0,
                 }
-            }));
+            });
         }
     }
-    let mut samples = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        samples.push(task.await.expect("a request task never panics"));
-    }
-    samples
+    tasks.join_all().await
+}
+
+/// `GET url`, body read to the end: what it got, or `None` when the connection failed.
+async fn fetch(client: &Client<HttpConnector, Empty<Bytes>>, url: String) -> Option<Outcome> {
+    let req = Request::get(url).body(Empty::new()).ok()?;
+    let res = client.request(req).await.ok()?;
+    let source = res.headers().get(apps::SOURCE_HEADER);
+    let bypass = source.is_some_and(|source| source == "bypass");
+    let status = res.status().as_u16();
+    res.into_body().collect().await.ok()?;
+    Some(match status {
+        200 if bypass => Outcome::Bypass,
+        200 => Outcome::Served,
+        503 => Outcome::Rejected,
+        _ => Outcome::Failed,
+    })
 }

@@ -298,6 +298,37 @@ fn wait_does_not_take_noauth_for_ready() {
 }
 
 #[test]
+fn ping_and_wait_do_not_take_loading_for_ready() {
+    // A dump that takes about 20 s to load: `-LOADING` for longer than this test runs.
+    let mut server = RedisServer::builder()
+        .slow_to_load(20_000, Duration::from_millis(1))
+        .start();
+    server.restart_accepting();
+    let url = server.url();
+
+    let ping = redis_gate(&["ping", "--timeout", "5s"], &[("REDIS_URL", &url)]);
+    assert_eq!(ping.code, 1, "{ping:#?}");
+    assert!(ping.stderr.contains(": LOADING"), "{ping:#?}");
+
+    let wait = redis_gate(&["wait", "--timeout", "1s"], &[("REDIS_URL", &url)]);
+    assert_eq!(wait.code, 1, "{wait:#?}");
+    assert!(
+        wait.stderr
+            .lines()
+            .last()
+            .is_some_and(|line| line.contains(": LOADING")),
+        "{wait:#?}"
+    );
+    // Still loading at the end: the answers above were `-LOADING`, not a server coming up.
+    assert!(
+        server
+            .command(&["PING"])
+            .is_err_and(|err| err.starts_with("LOADING")),
+        "the load ended early"
+    );
+}
+
+#[test]
 fn url_flag_overrides_redis_url() {
     let server = RedisServer::start();
     let dead = dead_url();

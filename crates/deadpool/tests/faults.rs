@@ -22,13 +22,10 @@ use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncConnectionConfig, ErrorKind, RedisError, Value};
 use redis_gate_core::{Availability, Snapshot, Status};
 use redis_gate_deadpool::{RedisConfig, RedisMonitor};
-use redis_gate_testkit::poll::eventually;
+use redis_gate_testkit::poll::{DEADLINE, eventually};
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
-use redis_gate_testkit::redis::{RedisConnection, RedisServer};
+use redis_gate_testkit::redis::{RedisConnection, RedisServer, free_port};
 use tokio::task::block_in_place;
-
-/// Generous: a loaded 2-core machine must still pass, with the default settings too.
-const DEADLINE: Duration = Duration::from_secs(20);
 /// How long a plain `PING` waits for its reply (`redis-cli` would wait forever).
 const PLAIN_PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// Checks a fooled monitor must pass while the fault holds, to show it stays fooled.
@@ -81,9 +78,27 @@ impl Subjects {
     /// Starts both monitors on `url`, waits until both are available, and opens the connection
     /// for the "open connection" `PING`.
     async fn start(url: &str, catches: Catches) -> Subjects {
-        let plain = RedisMonitor::start(config(url)).await.unwrap();
-        let mut writing = config(url);
+        Subjects::start_with(url, catches, |_| {}).await
+    }
+
+    /// For a fault both monitors must see at once, [`start`](Self::start) with the next
+    /// scheduled check far past the deadline and a `fall` that no run of timeouts reaches: only
+    /// the closing connection can trigger a check in time, and only a failure that counts at
+    /// once can flip them.
+    async fn start_at_once(url: &str) -> Subjects {
+        Subjects::start_with(url, Catches::Both, |config| {
+            config.monitor.check_interval = DEADLINE * 4;
+            config.monitor.fall = u32::MAX;
+        })
+        .await
+    }
+
+    async fn start_with(url: &str, catches: Catches, adjust: fn(&mut RedisConfig)) -> Subjects {
+        let mut plain = config(url);
+        adjust(&mut plain);
+        let mut writing = plain.clone();
         writing.write_check = true;
+        let plain = RedisMonitor::start(plain).await.unwrap();
         let writing = RedisMonitor::start(writing).await.unwrap();
         assert!(plain.wait_available(DEADLINE).await, "{:?}", plain);
         assert!(writing.wait_available(DEADLINE).await, "{:?}", writing);
@@ -108,18 +123,19 @@ impl Subjects {
     }
 
     /// Waits until the monitors that must see the fault report it (unavailable, with a reason
-    /// containing `reason`), timed from `since`; records what a plain `PING` sees meanwhile.
-    async fn detect(&mut self, since: Instant, reason: &str) {
+    /// containing one of `reasons`), timed from `since`; records what a plain `PING` sees
+    /// meanwhile.
+    async fn detect(&mut self, since: Instant, reasons: &[&str]) {
         let plain = self.plain.availability();
         let writing = self.writing.availability();
         let (plain_after, writing_after) = tokio::join!(
             async {
                 match self.catches {
-                    Catches::Both => Some(reports(&plain, since, reason).await),
+                    Catches::Both => Some(reports(&plain, since, reasons).await),
                     Catches::WriteProbeOnly => None,
                 }
             },
-            reports(&writing, since, reason),
+            reports(&writing, since, reasons),
         );
         self.plain_seen = Some(Seen {
             detected: plain_after,
@@ -182,12 +198,10 @@ impl Subjects {
     /// For a fault only the write check sees: the `PING`-only monitor stays available through
     /// several more checks, counted on `server`.
     async fn assert_plain_fooled(&self, server: &RedisServer) {
-        let mut admin = server.connect().unwrap();
-        let before = pings_served(&mut admin);
         // Both monitors PING once per check.
-        let enough = before + 2 * FOOLED_FOR_CHECKS;
+        let enough = server.calls("ping") + 2 * FOOLED_FOR_CHECKS;
         assert!(
-            eventually(DEADLINE, || pings_served(&mut admin) >= enough).await,
+            eventually(DEADLINE, || server.calls("ping") >= enough).await,
             "the monitors stopped checking"
         );
         let snapshot = self.plain.availability().snapshot();
@@ -251,16 +265,20 @@ fn describe(snapshot: &Snapshot) -> String {
     )
 }
 
-/// Time from `since` until `redis` reports unavailable with a reason containing `reason`.
-async fn reports(redis: &Availability, since: Instant, reason: &str) -> Duration {
+/// Time from `since` until `redis` reports unavailable with a reason containing one of
+/// `reasons`.
+async fn reports(redis: &Availability, since: Instant, reasons: &[&str]) -> Duration {
     let seen = eventually(DEADLINE, || {
         let snapshot = redis.snapshot();
-        !snapshot.is_available() && snapshot.last_error().is_some_and(|e| e.contains(reason))
+        !snapshot.is_available()
+            && snapshot
+                .last_error()
+                .is_some_and(|e| reasons.iter().any(|reason| e.contains(reason)))
     })
     .await;
     assert!(
         seen,
-        "not reported as unavailable with {reason:?} within {DEADLINE:?}: {:?}",
+        "not reported as unavailable with one of {reasons:?} within {DEADLINE:?}: {:?}",
         redis.snapshot()
     );
     since.elapsed()
@@ -339,16 +357,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// `PING`s the server has answered so far (`INFO commandstats`).
-fn pings_served(admin: &mut RedisConnection) -> u64 {
-    let stats = admin.command(&["INFO", "commandstats"]).unwrap();
-    stats
-        .lines()
-        .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The ids of the clients connected now, except the one asking.
 fn client_ids(admin: &mut RedisConnection) -> Vec<String> {
     let me = admin.command(&["CLIENT", "ID"]).unwrap();
@@ -365,11 +373,11 @@ fn client_ids(admin: &mut RedisConnection) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_are_detected_at_once() {
     let mut server = RedisServer::start();
-    let mut subjects = Subjects::start(&server.url(), Catches::Both).await;
+    let mut subjects = Subjects::start_at_once(&server.url()).await;
 
     let since = Instant::now();
     block_in_place(|| server.stop());
-    subjects.detect(since, "connection refused").await;
+    subjects.detect(since, &["connection refused"]).await;
 
     block_in_place(|| server.restart());
     subjects.recover(Instant::now()).await;
@@ -382,12 +390,15 @@ async fn refused_connections_are_detected_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_server_is_detected_at_once() {
     let mut server = RedisServer::start();
-    let mut subjects = Subjects::start(&server.url(), Catches::Both).await;
+    let mut subjects = Subjects::start_at_once(&server.url()).await;
 
     let since = Instant::now();
     server.kill();
-    // The connection closes first; the reconnection is then refused.
-    subjects.detect(since, "").await;
+    // The connection closes (or is reset, with a reply of the server's unread); the
+    // reconnection is then refused.
+    subjects
+        .detect(since, &["connection refused", "Connection reset by peer"])
+        .await;
 
     block_in_place(|| server.restart());
     subjects.recover(Instant::now()).await;
@@ -401,7 +412,7 @@ async fn frozen_server_is_detected_after_fall_timeouts() {
 
     let since = Instant::now();
     server.freeze();
-    subjects.detect(since, "timed out").await;
+    subjects.detect(since, &["timed out"]).await;
 
     let since = Instant::now();
     server.thaw();
@@ -411,22 +422,16 @@ async fn frozen_server_is_detected_after_fall_timeouts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loading_server_is_unavailable_until_the_dataset_is_loaded() {
-    // `key-load-delay` (microseconds per key) only matters when a dump is loaded at startup;
-    // a small event interval lets the loading server answer clients (with -LOADING) promptly.
     let mut server = RedisServer::builder()
-        .arg("enable-debug-command", "yes")
-        .arg("key-load-delay", "100")
-        .arg("loading-process-events-interval-bytes", "1024")
+        .slow_to_load(20_000, Duration::from_micros(100))
         .start();
-    server.command(&["DEBUG", "POPULATE", "20000"]).unwrap();
-    server.command(&["SAVE"]).unwrap();
     let mut subjects = Subjects::start(&server.url(), Catches::Both).await;
 
     server.kill();
     block_in_place(|| server.restart_accepting());
     // Timed from the moment the restarted server accepts connections and answers -LOADING.
     let since = Instant::now();
-    subjects.detect(since, "LOADING").await;
+    subjects.detect(since, &["LOADING"]).await;
     let (_, new) = subjects.pings.clone().unwrap();
     assert_eq!(new, "-LOADING", "a plain PING gets an error, not PONG");
 
@@ -446,6 +451,30 @@ async fn loading_server_is_unavailable_until_the_dataset_is_loaded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_whose_master_is_gone_answers_masterdown_and_is_unavailable() {
+    let server = RedisServer::builder()
+        .arg("replica-serve-stale-data", "no")
+        .start();
+    let mut subjects = Subjects::start(&server.url(), Catches::Both).await;
+
+    // Its master is a port where nothing listens: the link never comes up.
+    let since = Instant::now();
+    let gone = free_port().to_string();
+    server.command(&["REPLICAOF", "127.0.0.1", &gone]).unwrap();
+    subjects.detect(since, &["MASTERDOWN"]).await;
+    let (_, new) = subjects.pings.clone().unwrap();
+    assert_eq!(new, "-MASTERDOWN", "a plain PING gets an error, not PONG");
+
+    let since = Instant::now();
+    server.command(&["REPLICAOF", "NO", "ONE"]).unwrap();
+    subjects.recover(since).await;
+    subjects.report(
+        "`-MASTERDOWN`",
+        "`REPLICAOF` a port where nothing listens, with `replica-serve-stale-data no`; then `REPLICAOF NO ONE`",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_script_is_detected_and_script_kill_recovers() {
     let server = RedisServer::builder()
         .arg("busy-reply-threshold", "100")
@@ -458,7 +487,7 @@ async fn busy_script_is_detected_and_script_kill_recovers() {
     script
         .write_all(b"*3\r\n$4\r\nEVAL\r\n$17\r\nwhile true do end\r\n$1\r\n0\r\n")
         .unwrap();
-    subjects.detect(since, "BUSY").await;
+    subjects.detect(since, &["BUSY"]).await;
 
     let since = Instant::now();
     assert_eq!(server.command(&["SCRIPT", "KILL"]), Ok("OK".to_owned()));
@@ -486,7 +515,7 @@ async fn password_required_at_runtime_is_seen_through_new_pool_connections() {
     let since = Instant::now();
     assert!(subjects.plain.connection().await.is_err());
     assert!(subjects.writing.connection().await.is_err());
-    subjects.detect(since, "authentication failed").await;
+    subjects.detect(since, &["authentication failed"]).await;
     assert_eq!(subjects.plain.availability().status(), Status::Failed);
 
     let since = Instant::now();
@@ -530,7 +559,7 @@ async fn changed_acl_password_is_detected_when_the_pool_connects() {
     assert!(subjects.plain.connection().await.is_err());
     assert!(subjects.writing.connection().await.is_err());
     let _asking = subjects.keep_asking_for_connections();
-    subjects.detect(since, "authentication failed").await;
+    subjects.detect(since, &["authentication failed"]).await;
     assert_eq!(subjects.writing.availability().status(), Status::Failed);
 
     let since = Instant::now();
@@ -553,7 +582,7 @@ async fn demoted_replica_is_seen_by_the_write_check_only() {
     let since = Instant::now();
     let port = primary.port().to_string();
     server.command(&["REPLICAOF", "127.0.0.1", &port]).unwrap();
-    subjects.detect(since, "READONLY").await;
+    subjects.detect(since, &["READONLY"]).await;
     subjects.assert_plain_fooled(&server).await;
 
     let since = Instant::now();
@@ -577,7 +606,7 @@ async fn out_of_memory_is_seen_by_the_write_check_only() {
     server
         .command(&["CONFIG", "SET", "maxmemory", "1"])
         .unwrap();
-    subjects.detect(since, "OOM").await;
+    subjects.detect(since, &["OOM"]).await;
     subjects.assert_plain_fooled(&server).await;
 
     let since = Instant::now();
@@ -600,7 +629,7 @@ async fn paused_writes_are_seen_by_the_write_check_only() {
     server
         .command(&["CLIENT", "PAUSE", "60000", "WRITE"])
         .unwrap();
-    subjects.detect(since, "timed out").await;
+    subjects.detect(since, &["timed out"]).await;
     subjects.assert_plain_fooled(&server).await;
 
     let since = Instant::now();
@@ -632,9 +661,8 @@ async fn maxclients_is_detected_when_the_pool_cannot_connect() {
     assert!(subjects.plain.connection().await.is_err());
     assert!(subjects.writing.connection().await.is_err());
     let _asking = subjects.keep_asking_for_connections();
-    // First "new connections fail"; once a monitor drops its own connection, it cannot open
-    // another, and the reason becomes that failure.
-    subjects.detect(since, "").await;
+    // The monitors' own connections stay up: what fails is a fresh one, as the pool's do.
+    subjects.detect(since, &["new connections fail"]).await;
 
     let since = Instant::now();
     admin
@@ -697,7 +725,7 @@ async fn blackholed_proxy_is_detected_after_fall_timeouts() {
 
     let since = Instant::now();
     proxy.set_fault(Fault::Blackhole).await;
-    subjects.detect(since, "timed out").await;
+    subjects.detect(since, &["timed out"]).await;
 
     let since = Instant::now();
     proxy.set_fault(Fault::Pass).await;
@@ -712,11 +740,11 @@ async fn blackholed_proxy_is_detected_after_fall_timeouts() {
 async fn reset_proxy_is_detected_at_once() {
     let server = RedisServer::start();
     let proxy = FaultProxy::start(server.addr()).await;
-    let mut subjects = Subjects::start(&proxy.redis_url(), Catches::Both).await;
+    let mut subjects = Subjects::start_at_once(&proxy.redis_url()).await;
 
     let since = Instant::now();
     proxy.set_fault(Fault::Reset).await;
-    subjects.detect(since, "").await;
+    subjects.detect(since, &["Connection reset by peer"]).await;
 
     let since = Instant::now();
     proxy.set_fault(Fault::Pass).await;

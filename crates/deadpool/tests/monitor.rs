@@ -1,38 +1,23 @@
 //! The monitor against real `redis-server` processes: started late, killed, frozen, restarted,
 //! loading, password-protected, and saturated.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::AsyncCommands;
 mod common;
 
-use common::{BACKOFF_CAP, DEADLINE, fast_url as fast};
+use common::{BACKOFF_CAP, fast_url as fast};
 use redis_gate_core::{Availability, Backoff, StartupPolicy, Status};
 use redis_gate_deadpool::{ConnectionError, GatedPool, RedisConfig, RedisMonitor, StartError};
 use redis_gate_testkit::http::TestServer;
 use redis_gate_testkit::logs::LogCapture;
-use redis_gate_testkit::poll::eventually;
+use redis_gate_testkit::poll::{DEADLINE, at_once, eventually};
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::{RedisServer, free_port};
 
 async fn status_becomes(monitor: &RedisMonitor, status: Status) -> bool {
     let redis = monitor.availability();
     eventually(DEADLINE, || redis.status() == status).await
-}
-
-/// True if `future` completes on its first poll: it neither waited nor did I/O that blocked.
-fn completes_at_once<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
 }
 
 #[tokio::test]
@@ -102,7 +87,7 @@ async fn kill_makes_redis_unavailable_and_restart_brings_it_back() {
     assert!(snapshot.last_error().is_some());
 
     // Application code fails fast while Redis is down: no connect attempt, no pool wait.
-    match completes_at_once(monitor.connection()) {
+    match at_once(monitor.connection()) {
         Some(Err(ConnectionError::Unavailable(reading))) => {
             assert_eq!(reading.status(), Status::Disconnected)
         }
@@ -130,12 +115,37 @@ async fn kill_makes_redis_unavailable_and_restart_brings_it_back() {
 }
 
 #[tokio::test]
+async fn idle_pool_connections_are_dropped_when_redis_is_lost() {
+    let mut server = RedisServer::start();
+    let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    // Three connections in use at once, then returned: three idle ones in the pool.
+    let held = [
+        monitor.connection().await.unwrap(),
+        monitor.connection().await.unwrap(),
+        monitor.connection().await.unwrap(),
+    ];
+    drop(held);
+    let pool = monitor.pool();
+    assert_eq!(pool.status().size, 3);
+
+    // Dead with their server: none is kept for a handler to pick up once Redis is back.
+    server.kill();
+    assert!(status_becomes(&monitor, Status::Disconnected).await);
+    assert!(
+        eventually(DEADLINE, || pool.status().size == 0).await,
+        "{:?}",
+        pool.status()
+    );
+}
+
+#[tokio::test]
 async fn a_kill_is_seen_when_the_connection_closes_not_at_the_next_check() {
     let mut server = RedisServer::start();
-    // The next scheduled check is a minute away, far past the deadline: only the closed
-    // connection can tell the monitor in time.
+    // The next scheduled check is far past the deadline: only the closed connection can tell
+    // the monitor in time.
     let mut config = fast(&server.url());
-    config.monitor.check_interval = Duration::from_secs(60);
+    config.monitor.check_interval = DEADLINE * 4;
     kill_and_restart(&mut server, config).await;
 }
 
@@ -239,15 +249,9 @@ async fn wrong_password_is_failed_with_a_sanitized_reason_and_never_logged() {
 
 #[tokio::test]
 async fn loading_dataset_is_not_available_until_loaded() {
-    // `key-load-delay` (microseconds per key) only matters when a dump is loaded at startup;
-    // a small event interval lets the loading server answer clients (with -LOADING) promptly.
     let mut server = RedisServer::builder()
-        .arg("enable-debug-command", "yes")
-        .arg("key-load-delay", "100")
-        .arg("loading-process-events-interval-bytes", "1024")
+        .slow_to_load(20_000, Duration::from_micros(100))
         .start();
-    server.command(&["DEBUG", "POPULATE", "20000"]).unwrap();
-    server.command(&["SAVE"]).unwrap();
     let monitor = RedisMonitor::start(fast(&server.url())).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
 
@@ -269,7 +273,7 @@ async fn loading_dataset_is_not_available_until_loaded() {
         server.log()
     );
     assert!(!redis.is_available());
-    assert!(monitor.wait_available(Duration::from_secs(30)).await);
+    assert!(monitor.wait_available(DEADLINE).await);
 }
 
 #[tokio::test]
@@ -515,16 +519,8 @@ async fn pool_saturation_does_not_flip_the_handle() {
     }
 
     // Let the monitor run several checks while the pool stays exhausted: count its PINGs.
-    let pings = || -> u64 {
-        let stats = server.command(&["INFO", "commandstats"]).unwrap();
-        stats
-            .lines()
-            .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
-            .and_then(|rest| rest.split(',').next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    let before = pings();
-    assert!(eventually(DEADLINE, || pings() >= before + 5).await);
+    let before = server.calls("ping");
+    assert!(eventually(DEADLINE, || server.calls("ping") >= before + 5).await);
     let snapshot = monitor.availability().snapshot();
     assert_eq!(snapshot.status(), Status::Connected);
     assert_eq!(snapshot.attempts(), 0);
@@ -594,7 +590,7 @@ async fn a_dropped_monitor_leaves_its_handle_unavailable_at_once_and_says_so() {
     assert_eq!(snapshot.status(), Status::Failed);
     assert_eq!(snapshot.last_error(), Some("monitor stopped"));
     assert!(snapshot.is_started(), "the startup decision stands");
-    match completes_at_once(pool.get()) {
+    match at_once(pool.get()) {
         Some(Err(ConnectionError::Unavailable(reading))) => {
             assert_eq!(reading.status(), Status::Failed)
         }

@@ -1,6 +1,9 @@
 //! Sentinel failovers against a real master, replica and three sentinels: followed by push the
 //! moment the sentinels announce them, with the application's pool moved to the new master so
-//! that no acknowledged write is lost to a master being replaced.
+//! that no acknowledged write is lost to a master being replaced. Each test that claims an
+//! announcement runs a second monitor beside the first with `sentinel_announcements = false`,
+//! which must not follow in time: what the first does comes from the announcements, not from
+//! polling.
 //!
 //! `failover_follow_times` (ignored; run by hand) measures how fast, with and without the
 //! announcements:
@@ -15,13 +18,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::{self, AsyncCommands};
+use redis_gate_core::Backoff;
 use redis_gate_deadpool::{GatedPool, RedisConfig, RedisMonitor};
 use redis_gate_testkit::logs::LogCapture;
-use redis_gate_testkit::poll::eventually;
-use redis_gate_testkit::redis::{SENTINEL_MASTER, SentinelSet};
+use redis_gate_testkit::poll::{DEADLINE, eventually};
+use redis_gate_testkit::redis::{RedisServer, SENTINEL_MASTER, SentinelSet};
 use tokio::task::JoinHandle;
 
-use common::{DEADLINE, fast};
+use common::fast;
+
+/// A check interval far past every deadline: a monitor with it only checks when woken.
+const NEVER: Duration = Duration::from_secs(3600);
 
 /// A write the pool acknowledged: its key, the port of the server that took it, and when.
 #[derive(Clone, Debug)]
@@ -81,15 +88,15 @@ fn next_switch(set: &SentinelSet) -> std::sync::mpsc::Receiver<Instant> {
 
 /// Waits for the switch `next_switch` listens for.
 async fn switched(switch: std::sync::mpsc::Receiver<Instant>) -> Instant {
-    tokio::task::spawn_blocking(move || switch.recv_timeout(Duration::from_secs(30)))
+    tokio::task::spawn_blocking(move || switch.recv_timeout(DEADLINE))
         .await
         .unwrap()
-        .expect("a +switch-master within 30 s")
+        .expect("a +switch-master in time")
 }
 
 /// `SENTINEL FAILOVER`, again while the previous failover is still being finished.
 async fn planned_failover(set: &SentinelSet) {
-    let until = Instant::now() + Duration::from_secs(30);
+    let until = Instant::now() + DEADLINE;
     loop {
         match set.sentinels[0].command(&["SENTINEL", "FAILOVER", SENTINEL_MASTER]) {
             Ok(_) => return,
@@ -123,18 +130,30 @@ fn sentinel_config(set: &SentinelSet) -> RedisConfig {
     )
 }
 
+/// Two monitors that only check when woken: the first hears the sentinels' announcements, the
+/// second (the control) does not.
+async fn woken_only_by_announcements(set: &SentinelSet) -> (RedisMonitor, RedisMonitor) {
+    let mut config = sentinel_config(set);
+    config.monitor.check_interval = NEVER;
+    let mut deaf = config.clone();
+    deaf.sentinel_announcements = false;
+    let listening = RedisMonitor::start(config).await.unwrap();
+    let deaf = RedisMonitor::start(deaf).await.unwrap();
+    assert!(listening.wait_available(DEADLINE).await);
+    assert!(deaf.wait_available(DEADLINE).await);
+    (listening, deaf)
+}
+
 #[tokio::test]
 async fn a_planned_failover_is_followed_at_once_and_loses_no_acknowledged_write() {
     let (logs, _guard) = LogCapture::install();
     let mut set = SentinelSet::start();
-    // Only the announcement can wake the monitor in time: the next check is a minute away.
-    let mut config = sentinel_config(&set);
-    config.monitor.check_interval = Duration::from_secs(60);
-    let monitor = RedisMonitor::start(config).await.unwrap();
-    assert!(monitor.wait_available(DEADLINE).await);
+    let (monitor, deaf) = woken_only_by_announcements(&set).await;
     let (writer, acked) = keep_writing(monitor.gated_pool());
+    let (deaf_writer, deaf_acked) = keep_writing(deaf.gated_pool());
     let old_port = set.master_port();
     assert!(wait_for_writes_to(&acked, old_port, DEADLINE).await);
+    assert!(wait_for_writes_to(&deaf_acked, old_port, DEADLINE).await);
 
     let switch = next_switch(&set);
     planned_failover(&set).await;
@@ -151,12 +170,21 @@ async fn a_planned_failover_is_followed_at_once_and_loses_no_acknowledged_write(
     // The old master is demoted and resyncs from the new one, dropping what it took alone.
     let (new_master, old_master) = set.master_and_replica();
     assert!(
-        eventually(Duration::from_secs(30), || {
+        eventually(DEADLINE, || {
             old_master
                 .command(&["INFO", "replication"])
                 .is_ok_and(|info| info.contains("master_link_status:up"))
         })
         .await
+    );
+    deaf_writer.abort();
+    assert!(
+        !deaf_acked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|write| write.port == new_port),
+        "the monitor deaf to the announcements followed as well"
     );
     writer.abort();
     let acked = acked.lock().unwrap().clone();
@@ -193,17 +221,26 @@ async fn a_planned_failover_is_followed_at_once_and_loses_no_acknowledged_write(
 #[tokio::test]
 async fn a_killed_master_is_followed_when_the_sentinels_announce_the_new_one() {
     let mut set = SentinelSet::start();
-    let mut config = sentinel_config(&set);
-    config.monitor.check_interval = Duration::from_secs(60);
-    let monitor = RedisMonitor::start(config).await.unwrap();
-    assert!(monitor.wait_available(DEADLINE).await);
+    let (monitor, deaf) = woken_only_by_announcements(&set).await;
     let (writer, acked) = keep_writing(monitor.gated_pool());
+    let (deaf_writer, deaf_acked) = keep_writing(deaf.gated_pool());
 
     let (master, replica) = set.master_and_replica();
     let new_port = replica.port();
     master.kill();
-    assert!(wait_for_writes_to(&acked, new_port, Duration::from_secs(30)).await);
+    assert!(wait_for_writes_to(&acked, new_port, DEADLINE).await);
     assert!(monitor.availability().is_available());
+    deaf_writer.abort();
+    // Its connection to the master speaks RESP2, which does not tell when it closes; the
+    // failed connects of its pool do not wake it either.
+    assert!(
+        !deaf_acked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|write| write.port == new_port),
+        "the monitor deaf to the announcements followed as well"
+    );
     writer.abort();
 }
 
@@ -211,7 +248,7 @@ async fn a_killed_master_is_followed_when_the_sentinels_announce_the_new_one() {
 async fn a_killed_subscription_is_renewed_and_still_followed() {
     let set = SentinelSet::start();
     let mut config = sentinel_config(&set);
-    config.monitor.check_interval = Duration::from_secs(60);
+    config.monitor.check_interval = NEVER;
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(monitor.wait_available(DEADLINE).await);
     let subscribed = |set: &SentinelSet| {
@@ -252,17 +289,8 @@ async fn with_every_sentinel_gone_the_last_known_master_is_still_checked() {
     }
 
     // Checks go on against the master itself, which answers: still available.
-    let pings = |set: &SentinelSet| -> u64 {
-        set.nodes[0]
-            .command(&["INFO", "commandstats"])
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
-            .and_then(|rest| rest.split(',').next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    let before = pings(&set);
-    assert!(eventually(DEADLINE, || pings(&set) >= before + 5).await);
+    let before = set.nodes[0].calls("ping");
+    assert!(eventually(DEADLINE, || set.nodes[0].calls("ping") >= before + 5).await);
     let redis = monitor.availability();
     assert!(redis.is_available(), "{:?}", redis.snapshot());
     let mut conn = monitor.connection().await.unwrap();
@@ -275,6 +303,84 @@ async fn with_every_sentinel_gone_the_last_known_master_is_still_checked() {
     set.nodes[0].restart();
     assert!(
         monitor.wait_available(DEADLINE).await,
+        "{:?}",
+        redis.snapshot()
+    );
+}
+
+#[tokio::test]
+async fn a_named_master_that_answers_ping_but_is_no_longer_master_is_not_available() {
+    let set = SentinelSet::start_with(1, RedisServer::builder);
+    let monitor = RedisMonitor::start(sentinel_config(&set)).await.unwrap();
+    assert!(monitor.wait_available(DEADLINE).await);
+    let redis = monitor.availability();
+
+    // Made a replica behind the sentinels' back: they go on naming it (for more than 20 s, until
+    // they count a master that says it is a replica as down), and it goes on answering PING.
+    let elsewhere = RedisServer::start();
+    let port = elsewhere.port().to_string();
+    set.nodes[0]
+        .command(&["REPLICAOF", "127.0.0.1", &port])
+        .unwrap();
+    let demoted = || {
+        let snapshot = redis.snapshot();
+        !snapshot.is_available() && snapshot.last_error().is_some_and(|e| e.contains("ROLE"))
+    };
+    assert!(
+        eventually(DEADLINE, demoted).await,
+        "{:?}",
+        redis.snapshot()
+    );
+    assert_eq!(set.master_port(), set.nodes[0].port());
+    assert_eq!(set.nodes[0].command(&["PING"]), Ok("PONG".to_owned()));
+
+    set.nodes[0].command(&["REPLICAOF", "NO", "ONE"]).unwrap();
+    assert!(
+        monitor.wait_available(DEADLINE).await,
+        "{:?}",
+        redis.snapshot()
+    );
+}
+
+#[tokio::test]
+async fn odown_and_its_end_announced_by_the_sentinels_wake_the_monitor() {
+    // One sentinel, so each announcement comes once; no replica, so no failover follows.
+    let mut set = SentinelSet::start_with(1, RedisServer::builder);
+    set.nodes[1].kill();
+    let replica_down = || {
+        set.sentinels[0]
+            .command(&["SENTINEL", "replicas", SENTINEL_MASTER])
+            .is_ok_and(|replicas| replicas.contains("s_down"))
+    };
+    assert!(eventually(DEADLINE, replica_down).await);
+    // After a failure too, the next check is an hour away: only an announcement wakes them.
+    let mut config = sentinel_config(&set);
+    config.monitor.check_interval = NEVER;
+    config.monitor.backoff = Backoff::new(NEVER, NEVER);
+    let mut deaf = config.clone();
+    deaf.sentinel_announcements = false;
+    let listening = RedisMonitor::start(config).await.unwrap();
+    let deaf = RedisMonitor::start(deaf).await.unwrap();
+    assert!(listening.wait_available(DEADLINE).await);
+    assert!(deaf.wait_available(DEADLINE).await);
+    let redis = listening.availability();
+
+    // Frozen, the master is down for the sentinel after a second: `+odown`.
+    set.nodes[0].freeze();
+    assert!(
+        eventually(DEADLINE, || !redis.is_available()).await,
+        "{:?}",
+        redis.snapshot()
+    );
+    assert!(
+        deaf.availability().is_available(),
+        "the monitor deaf to the announcements saw it too"
+    );
+
+    // Thawed, it is up again: `-odown`.
+    set.nodes[0].thaw();
+    assert!(
+        listening.wait_available(DEADLINE).await,
         "{:?}",
         redis.snapshot()
     );
@@ -320,7 +426,7 @@ async fn failover_follow_times() {
                 let switched = switched(switch).await;
                 let new_port = set.master_port();
                 assert_ne!(new_port, old_port);
-                assert!(wait_for_writes_to(&acked, new_port, Duration::from_secs(30)).await);
+                assert!(wait_for_writes_to(&acked, new_port, DEADLINE).await);
                 // From the announcement to the first write the new master took: zero when the
                 // monitor was there before this test's own listener heard of it.
                 let followed = acked

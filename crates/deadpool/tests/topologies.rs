@@ -8,11 +8,11 @@ mod common;
 
 use common::fast;
 use redis_gate_deadpool::{Node, RedisConfig, RedisMonitor, Topology};
-use redis_gate_testkit::poll::eventually;
-use redis_gate_testkit::redis::{RedisServer, cluster_state, start_cluster, start_cluster_with};
+use redis_gate_testkit::poll::{DEADLINE, eventually};
+use redis_gate_testkit::redis::{
+    RedisServer, SENTINEL_MASTER, SentinelSet, cluster_state, start_cluster, start_cluster_with,
+};
 use redis_gate_testkit::tls::TestCertificates;
-
-const DEADLINE: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn tls_with_a_custom_ca_is_available_and_a_wrong_ca_fails_cleanly() {
@@ -92,28 +92,12 @@ async fn cluster_is_available_while_its_state_is_ok() {
 
 #[tokio::test]
 async fn sentinel_follows_the_master_through_a_failover() {
-    let master = RedisServer::start();
-    let replica = RedisServer::start();
-    let master_port = master.port().to_string();
-    replica
-        .command(&["REPLICAOF", "127.0.0.1", &master_port])
-        .unwrap();
-    let sentinels: Vec<RedisServer> = (0..3)
-        .map(|_| {
-            let conf = format!(
-                "sentinel monitor gate 127.0.0.1 {master_port} 2\n\
-                 sentinel down-after-milliseconds gate 1000\n\
-                 sentinel failover-timeout gate 5000\n\
-                 sentinel parallel-syncs gate 1\n"
-            );
-            RedisServer::builder().config_file(&conf).sentinel().start()
-        })
-        .collect();
-    let addrs: Vec<String> = sentinels
-        .iter()
-        .map(|s| format!("127.0.0.1:{}", s.port()))
-        .collect();
-    let config = fast(RedisConfig::sentinel(&addrs, "gate").build().unwrap());
+    let mut set = SentinelSet::start();
+    let config = fast(
+        RedisConfig::sentinel(&set.sentinel_addrs(), SENTINEL_MASTER)
+            .build()
+            .unwrap(),
+    );
     let monitor = RedisMonitor::start(config).await.unwrap();
     assert!(
         monitor.wait_available(DEADLINE).await,
@@ -124,17 +108,16 @@ async fn sentinel_follows_the_master_through_a_failover() {
     let _: () = conn.set("sentinel:key", "before").await.unwrap();
     drop(conn);
 
-    let mut master = master;
     let killed = Instant::now();
-    master.kill();
+    set.nodes[0].kill();
     let redis = monitor.availability();
     assert!(eventually(DEADLINE, || !redis.is_available()).await);
     let detected = killed.elapsed();
 
     // The replica is promoted; the handle comes back on it without restarting anything.
-    assert!(monitor.wait_available(Duration::from_secs(30)).await);
+    assert!(monitor.wait_available(DEADLINE).await);
     let recovered = killed.elapsed();
-    let promoted = replica.command(&["ROLE"]).unwrap();
+    let promoted = set.nodes[1].command(&["ROLE"]).unwrap();
     assert!(promoted.starts_with("master"), "{promoted}");
     let mut conn = monitor.connection().await.unwrap();
     let _: () = conn.set("sentinel:key", "after").await.unwrap();
@@ -143,7 +126,6 @@ async fn sentinel_follows_the_master_through_a_failover() {
         detected.as_millis(),
         recovered.as_millis()
     );
-    drop(sentinels);
 }
 
 #[tokio::test]
@@ -273,26 +255,13 @@ async fn a_cluster_over_tls_is_verified_with_the_ca_file() {
 async fn sentinel_over_tls_is_verified_with_the_ca_file() {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCertificates::generate(dir.path());
-    let tls = || RedisServer::builder().tls_beside_plain(&certs.cert, &certs.key, &certs.ca);
-    let master = tls().start();
-    let replica = tls().start();
-    let master_port = master.tls_port().to_string();
-    replica
-        .command(&["REPLICAOF", "127.0.0.1", &master_port])
-        .unwrap();
-    let sentinels: Vec<RedisServer> = (0..3)
-        .map(|_| {
-            let conf = format!(
-                "sentinel monitor gate 127.0.0.1 {master_port} 2\n\
-                 sentinel down-after-milliseconds gate 1000\n"
-            );
-            tls().config_file(&conf).sentinel().start()
-        })
-        .collect();
-    let urls: Vec<String> = sentinels.iter().map(RedisServer::tls_url).collect();
+    let set = SentinelSet::start_with(3, || {
+        RedisServer::builder().tls_beside_plain(&certs.cert, &certs.key, &certs.ca)
+    });
+    let urls: Vec<String> = set.sentinels.iter().map(RedisServer::tls_url).collect();
     let vars = vec![
         ("REDIS_SENTINEL_URLS", urls.join(",")),
-        ("REDIS_SENTINEL_MASTER", "gate".to_owned()),
+        ("REDIS_SENTINEL_MASTER", SENTINEL_MASTER.to_owned()),
         ("REDIS_TLS_ENABLED", "true".to_owned()),
         ("REDIS_TLS_CA_FILE", certs.ca.to_string_lossy().into_owned()),
     ];
@@ -309,5 +278,4 @@ async fn sentinel_over_tls_is_verified_with_the_ca_file() {
     let _: () = conn.set("sentinel:tls", "verified").await.unwrap();
     let value: String = conn.get("sentinel:tls").await.unwrap();
     assert_eq!(value, "verified");
-    drop(replica);
 }

@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -15,6 +14,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+use crate::poll::DEADLINE;
 
 /// A server accepting connections on `127.0.0.1:<free port>` until dropped.
 pub struct TestServer {
@@ -216,9 +217,6 @@ impl RawReply {
     }
 }
 
-/// How long [`raw_request`] waits for the server to answer and close.
-const RAW_DEADLINE: Duration = Duration::from_secs(10);
-
 /// Writes `request` as it is (it should say `Connection: close`) to a fresh connection to
 /// `addr`, and reads until the server closes: for requests a well-behaved client would never
 /// send (odd methods, absolute-form targets, huge headers).
@@ -227,7 +225,7 @@ const RAW_DEADLINE: Duration = Duration::from_secs(10);
 ///
 /// # Panics
 ///
-/// When the server does not answer and close within 10 s, sends no parseable status line, or
+/// When the server does not answer and close within [`DEADLINE`], sends no parseable status line, or
 /// shows a registered test password (see [`secrets`](crate::secrets)).
 pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawReply {
     let exchange = async {
@@ -248,9 +246,9 @@ pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawReply {
         }
         received
     };
-    let received = tokio::time::timeout(RAW_DEADLINE, exchange)
+    let received = tokio::time::timeout(DEADLINE, exchange)
         .await
-        .expect("the server answers and closes the connection within 10 s");
+        .expect("the server answers and closes the connection in time");
     let text = String::from_utf8_lossy(&received).into_owned();
     crate::secrets::check("an HTTP response", &text);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));

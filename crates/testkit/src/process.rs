@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
+
+use crate::poll;
 
 /// `target/<profile>/<relative>` (an example such as `examples/demo`, or a binary such as
 /// `redis-gate`), found next to the running test binary. `cargo test` builds examples and
@@ -109,18 +111,16 @@ impl Spawned {
 
     /// Waits up to `deadline` for a line on stdout or stderr that contains `needle`.
     pub fn wait_for_line(&self, needle: &str, deadline: Duration) -> Option<String> {
-        let until = Instant::now() + deadline;
-        loop {
-            let found = self
+        let mut found = None;
+        poll::blocking(deadline, || {
+            found = self
                 .stdout()
                 .into_iter()
                 .chain(self.stderr())
                 .find(|line| line.contains(needle));
-            if found.is_some() || Instant::now() >= until {
-                return found;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+            found.is_some()
+        });
+        found
     }
 
     /// The process id.
@@ -134,18 +134,26 @@ impl Spawned {
         let _ = signal::kill(pid, Signal::SIGTERM);
     }
 
-    /// Waits up to `deadline` for the process to exit; `None` if it is still running.
+    /// Waits up to `deadline` for the process to exit, then for the rest of its output; `None`
+    /// if it is still running.
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + deadline;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= until {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
+        let mut status = None;
+        poll::blocking(deadline, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        if status.is_some() {
+            self.collected();
         }
+        status
+    }
+
+    /// Waits until the output of an exited process is read: the pipes close with it (a
+    /// grandchild holding them open is not waited for).
+    fn collected(&self) {
+        poll::blocking(COLLECT_DEADLINE, || {
+            self.collectors.iter().all(JoinHandle::is_finished)
+        });
     }
 }
 
@@ -153,16 +161,12 @@ impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // The pipes close with the process; a grandchild holding them open is not waited for.
-        let until = Instant::now() + COLLECT_DEADLINE;
-        while self.collectors.iter().any(|c| !c.is_finished()) && Instant::now() < until {
-            thread::sleep(Duration::from_millis(5));
-        }
+        self.collected();
         crate::secrets::check("the output of a child process", &self.output());
     }
 }
 
-/// How long a dropped [`Spawned`] waits for the rest of the output of its killed process.
+/// How long a [`Spawned`] waits for the rest of the output of a process that has exited.
 const COLLECT_DEADLINE: Duration = Duration::from_secs(2);
 
 fn collect(stream: impl Read + Send + 'static) -> (Arc<Mutex<Vec<String>>>, JoinHandle<()>) {

@@ -39,8 +39,8 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How long [`FaultProxy::set_fault`] waits for the listener to follow (a rebind of the port).
-const APPLY_DEADLINE: Duration = Duration::from_secs(10);
+use crate::poll::DEADLINE;
+
 /// Pause between two attempts to bind the port again after `Refuse`.
 const REBIND_PAUSE: Duration = Duration::from_millis(10);
 const BUFFER_SIZE: usize = 16 * 1024;
@@ -155,7 +155,7 @@ impl FaultProxy {
     ///
     /// # Panics
     ///
-    /// When the port cannot be bound again within 10 s (another process took it).
+    /// When the port cannot be bound again within [`DEADLINE`] (another process took it).
     pub async fn set_fault(&self, fault: Fault) {
         let mut version = 0;
         self.control.send_modify(|control| {
@@ -164,14 +164,11 @@ impl FaultProxy {
             version = control.version;
         });
         let mut applied = self.applied.clone();
-        let followed = tokio::time::timeout(
-            APPLY_DEADLINE,
-            applied.wait_for(|applied| *applied >= version),
-        )
-        .await;
+        let followed =
+            tokio::time::timeout(DEADLINE, applied.wait_for(|applied| *applied >= version)).await;
         assert!(
             matches!(followed, Ok(Ok(_))),
-            "the proxy on {} could not switch to {fault:?} within {APPLY_DEADLINE:?}",
+            "the proxy on {} could not switch to {fault:?} within {DEADLINE:?}",
             self.addr
         );
     }

@@ -30,25 +30,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deadpool_redis::redis::{self, ConnectionLike, RedisError, Value};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-/// How long a server may take to answer `PING` with `PONG` (or to accept connections).
-const READY_DEADLINE: Duration = Duration::from_secs(10);
+use crate::poll::{self, DEADLINE};
+
 /// How long `stop` waits for the process to exit after `SHUTDOWN NOSAVE` before killing it.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
-/// Pause between two readiness or exit checks.
-const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Connect timeout of [`RedisServer::command`].
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Response timeout of [`RedisServer::command`].
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Timeout of one readiness probe, short so that a probe never eats the whole deadline.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 /// How many fresh ports `start` tries when another process grabs the chosen one first.
 const START_ATTEMPTS: usize = 3;
 /// The default Redis port, never used so tests cannot touch a developer's server.
@@ -77,6 +73,7 @@ pub struct RedisServerBuilder {
     sentinel: bool,
     tls: bool,
     tls_port: Option<u16>,
+    dump: Option<u32>,
 }
 
 impl RedisServerBuilder {
@@ -120,13 +117,7 @@ impl RedisServerBuilder {
     /// connections, and [`RedisServer::command`] does not work.
     pub fn tls(mut self, cert: &Path, key: &Path, ca: &Path) -> Self {
         self.tls = true;
-        let path = |p: &Path| p.to_string_lossy().into_owned();
-        self.args.push(("tls-cert-file".to_owned(), path(cert)));
-        self.args.push(("tls-key-file".to_owned(), path(key)));
-        self.args.push(("tls-ca-cert-file".to_owned(), path(ca)));
-        self.args
-            .push(("tls-auth-clients".to_owned(), "no".to_owned()));
-        self
+        self.tls_files(cert, key, ca)
     }
 
     /// Serves TLS on a second port ([`RedisServer::tls_port`]) beside the plain one, with these
@@ -134,41 +125,54 @@ impl RedisServerBuilder {
     /// bus over TLS: for Sentinel and Cluster over TLS, whose set-up commands and checks go
     /// through the plain port while the client under test uses [`RedisServer::tls_url`].
     pub fn tls_beside_plain(mut self, cert: &Path, key: &Path, ca: &Path) -> Self {
-        let path = |p: &Path| p.to_string_lossy().into_owned();
-        for (name, value) in [
-            ("tls-cert-file", path(cert)),
-            ("tls-key-file", path(key)),
-            ("tls-ca-cert-file", path(ca)),
-            ("tls-auth-clients", "no".to_owned()),
-            ("tls-replication", "yes".to_owned()),
-        ] {
-            self.args.push((name.to_owned(), value));
-        }
         self.tls_port = Some(free_port());
-        self
+        self.tls_files(cert, key, ca)
+            .arg("tls-replication", "yes")
+            .arg("tls-cluster", "yes")
     }
 
-    fn readiness(&self) -> Readiness {
-        if self.tls {
-            Readiness::Accepting
-        } else {
-            Readiness::Pong
-        }
+    fn tls_files(self, cert: &Path, key: &Path, ca: &Path) -> Self {
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        self.arg("tls-cert-file", &path(cert))
+            .arg("tls-key-file", &path(key))
+            .arg("tls-ca-cert-file", &path(ca))
+            .arg("tls-auth-clients", "no")
+    }
+
+    /// Gives the server a dump of `keys` keys (`DEBUG POPULATE`, then `SAVE`, once started) that
+    /// takes `per_key` each to load: after [`RedisServer::restart_accepting`] it answers
+    /// `-LOADING` for about `keys × per_key`, as a server loading a big dataset does.
+    pub fn slow_to_load(mut self, keys: u32, per_key: Duration) -> Self {
+        self.dump = Some(keys);
+        self.arg("enable-debug-command", "yes")
+            .arg("key-load-delay", &per_key.as_micros().to_string())
+            // Small, so that the loading server answers clients promptly.
+            .arg("loading-process-events-interval-bytes", "1024")
     }
 
     /// Starts the server and waits until it answers `PING` with `PONG`.
     ///
     /// # Panics
     ///
-    /// When `redis-server` cannot be found, or is not ready within 10 s (the panic message holds
-    /// the server log).
+    /// When `redis-server` cannot be found, or is not ready within [`DEADLINE`] (the panic
+    /// message holds the server log).
     pub fn start(self) -> RedisServer {
         let fixed_port = self.port.is_some();
-        let readiness = self.readiness();
+        let readiness = Readiness::of(self.tls);
+        let dump = self.dump;
         let mut server = self.prepare();
         for attempt in 1..=START_ATTEMPTS {
             match server.spawn_and_wait(readiness) {
-                Ok(()) => return server,
+                Ok(()) => {
+                    if let Some(keys) = dump {
+                        let keys = keys.to_string();
+                        server
+                            .command(&["DEBUG", "POPULATE", &keys])
+                            .expect("DEBUG POPULATE");
+                        server.command(&["SAVE"]).expect("SAVE");
+                    }
+                    return server;
+                }
                 // Another process may take the port between `free_port` and the bind: pick another.
                 Err(StartError::Exited(_))
                     if !fixed_port
@@ -190,7 +194,7 @@ impl RedisServerBuilder {
     ///
     /// When `redis-server` cannot be found (immediately, not on the background thread).
     pub fn start_after(self, delay: Duration) -> LateServer {
-        let readiness = self.readiness();
+        let readiness = Readiness::of(self.tls);
         let mut server = self.prepare();
         let port = server.port;
         let url = server.url();
@@ -347,14 +351,9 @@ impl RedisServer {
         }
         // The server closes the connection instead of answering, so the reply is an I/O error.
         let _ = self.command(&["SHUTDOWN", "NOSAVE"]);
-        let deadline = Instant::now() + STOP_DEADLINE;
-        while Instant::now() < deadline {
-            if !self.is_running() {
-                return;
-            }
-            thread::sleep(POLL_INTERVAL);
+        if !poll::blocking(STOP_DEADLINE, || !self.is_running()) {
+            self.kill();
         }
-        self.kill();
     }
 
     /// Kills the process with SIGKILL and waits for it. Does nothing when it is not running.
@@ -394,14 +393,9 @@ impl RedisServer {
     ///
     /// # Panics
     ///
-    /// When the server is not ready within 10 s (the panic message holds the server log).
+    /// When the server is not ready within [`DEADLINE`] (the panic message holds the server log).
     pub fn restart(&mut self) {
-        let readiness = if self.tls {
-            Readiness::Accepting
-        } else {
-            Readiness::Pong
-        };
-        self.restart_until(readiness);
+        self.restart_until(Readiness::of(self.tls));
     }
 
     /// Like [`restart`](Self::restart), but returns as soon as the server accepts TCP connections,
@@ -409,7 +403,7 @@ impl RedisServer {
     ///
     /// # Panics
     ///
-    /// When the server does not accept connections within 10 s.
+    /// When the server does not accept connections within [`DEADLINE`].
     pub fn restart_accepting(&mut self) {
         self.restart_until(Readiness::Accepting);
     }
@@ -444,6 +438,23 @@ impl RedisServer {
             .and_then(|()| conn.set_write_timeout(Some(RESPONSE_TIMEOUT)))
             .map_err(|err| render_error(&err))?;
         Ok(RedisConnection { conn })
+    }
+
+    /// How many times the server has run `command` (lower case, as `INFO commandstats` names
+    /// it: `"ping"`), from everyone; 0 when it does not answer.
+    pub fn calls(&self, command: &str) -> u64 {
+        let stats = self.command(&["INFO", "commandstats"]).unwrap_or_default();
+        let prefix = format!("cmdstat_{command}:calls=");
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The port the clients under test use: the TLS one of a server with one beside the plain.
+    fn client_port(&self) -> u16 {
+        self.tls_port.unwrap_or(self.port)
     }
 
     fn restart_until(&mut self, readiness: Readiness) {
@@ -499,46 +510,22 @@ impl RedisServer {
     }
 
     fn wait_ready(&self, readiness: Readiness) -> Result<(), StartError> {
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
-            {
-                let mut child = self.lock_child();
-                if let Some(status) = reap_if_exited(&mut child) {
-                    return Err(StartError::Exited(status));
+        let mut exited = None;
+        let ready = poll::blocking(DEADLINE, || {
+            exited = reap_if_exited(&mut self.lock_child());
+            exited.is_some()
+                || match readiness {
+                    Readiness::Pong => self.command(&["PING"]).is_ok_and(|pong| pong == "PONG"),
+                    Readiness::Accepting => {
+                        TcpStream::connect_timeout(&self.addr(), CONNECT_TIMEOUT).is_ok()
+                    }
                 }
-            }
-            let is_ready = match readiness {
-                Readiness::Pong => self.answers_pong(),
-                Readiness::Accepting => self.accepts_connections(),
-            };
-            if is_ready {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(StartError::Timeout(readiness));
-            }
-            thread::sleep(POLL_INTERVAL);
+        });
+        match exited {
+            Some(status) => Err(StartError::Exited(status)),
+            None if ready => Ok(()),
+            None => Err(StartError::Timeout(readiness)),
         }
-    }
-
-    fn answers_pong(&self) -> bool {
-        let Ok(client) = redis::Client::open(self.url()) else {
-            return false;
-        };
-        let Ok(mut conn) = client.get_connection_with_timeout(PROBE_TIMEOUT) else {
-            return false;
-        };
-        if conn.set_read_timeout(Some(PROBE_TIMEOUT)).is_err() {
-            return false;
-        }
-        redis::cmd("PING")
-            .query::<String>(&mut conn)
-            .is_ok_and(|reply| reply == "PONG")
-    }
-
-    fn accepts_connections(&self) -> bool {
-        let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port));
-        TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok()
     }
 
     fn signal(&self, signal: Signal) {
@@ -616,7 +603,7 @@ impl std::fmt::Debug for RedisConnection {
 ///
 /// # Panics
 ///
-/// If the cluster does not form within 15 s.
+/// If the cluster does not form within [`DEADLINE`].
 pub fn start_cluster() -> Vec<RedisServer> {
     start_cluster_with(RedisServer::builder)
 }
@@ -627,20 +614,15 @@ pub fn start_cluster() -> Vec<RedisServer> {
 ///
 /// # Panics
 ///
-/// If the cluster does not form within 15 s.
+/// If the cluster does not form within [`DEADLINE`].
 pub fn start_cluster_with(builder: impl Fn() -> RedisServerBuilder) -> Vec<RedisServer> {
     let nodes: Vec<RedisServer> = (0..3)
         .map(|_| {
-            let node = builder()
+            builder()
                 .arg("cluster-enabled", "yes")
                 .arg("cluster-config-file", "nodes.conf")
-                .arg("cluster-node-timeout", "1000");
-            let node = if node.tls_port.is_some() {
-                node.arg("tls-cluster", "yes")
-            } else {
-                node
-            };
-            node.start()
+                .arg("cluster-node-timeout", "1000")
+                .start()
         })
         .collect();
     let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
@@ -649,18 +631,16 @@ pub fn start_cluster_with(builder: impl Fn() -> RedisServerBuilder) -> Vec<Redis
             .expect("assign slots");
     }
     // Over TLS the cluster bus listens beside the TLS port.
-    let first_port = nodes[0].tls_port.unwrap_or(nodes[0].port).to_string();
+    let first_port = nodes[0].client_port().to_string();
     for node in &nodes[1..] {
         node.command(&["CLUSTER", "MEET", "127.0.0.1", &first_port])
             .expect("join the cluster");
     }
-    let until = Instant::now() + Duration::from_secs(15);
-    while nodes.iter().any(|node| cluster_state(node) != "ok") {
-        if Instant::now() >= until {
-            let logs: Vec<String> = nodes.iter().map(RedisServer::log).collect();
-            panic!("the test cluster never formed:\n{}", logs.join("\n---\n"));
-        }
-        thread::sleep(Duration::from_millis(50));
+    if !poll::blocking(DEADLINE, || {
+        nodes.iter().all(|node| cluster_state(node) == "ok")
+    }) {
+        let logs: Vec<String> = nodes.iter().map(RedisServer::log).collect();
+        panic!("the test cluster never formed:\n{}", logs.join("\n---\n"));
     }
     nodes
 }
@@ -729,6 +709,17 @@ enum Readiness {
     Accepting,
 }
 
+impl Readiness {
+    /// What tells that a server is up: a TLS-only server cannot take [`RedisServer::command`].
+    fn of(tls: bool) -> Readiness {
+        if tls {
+            Readiness::Accepting
+        } else {
+            Readiness::Pong
+        }
+    }
+}
+
 #[derive(Debug)]
 enum StartError {
     Spawn(io::Error),
@@ -742,10 +733,10 @@ impl std::fmt::Display for StartError {
             StartError::Spawn(err) => write!(f, "could not be spawned: {err}"),
             StartError::Exited(status) => write!(f, "exited during startup ({status})"),
             StartError::Timeout(Readiness::Pong) => {
-                write!(f, "did not answer PING with PONG within {READY_DEADLINE:?}")
+                write!(f, "did not answer PING with PONG within {DEADLINE:?}")
             }
             StartError::Timeout(Readiness::Accepting) => {
-                write!(f, "did not accept connections within {READY_DEADLINE:?}")
+                write!(f, "did not accept connections within {DEADLINE:?}")
             }
         }
     }
@@ -846,23 +837,35 @@ impl SentinelSet {
     ///
     /// # Panics
     ///
-    /// If a server does not start, or the sentinels do not see the replica within 15 s.
+    /// If a server does not start, or the sentinels do not see the replica within
+    /// [`DEADLINE`].
     pub fn start() -> SentinelSet {
-        let nodes = vec![RedisServer::start(), RedisServer::start()];
-        let master_port = nodes[0].port().to_string();
+        SentinelSet::start_with(3, RedisServer::builder)
+    }
+
+    /// Like [`start`](Self::start), with `sentinels` sentinels (the quorum a majority of them),
+    /// every server built from `builder()`. With
+    /// [`tls_beside_plain`](RedisServerBuilder::tls_beside_plain), replication and the sentinels'
+    /// links go over TLS, and the sentinels name the TLS ports.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub fn start_with(sentinels: usize, builder: impl Fn() -> RedisServerBuilder) -> SentinelSet {
+        let nodes = vec![builder().start(), builder().start()];
+        let master_port = nodes[0].client_port().to_string();
         nodes[1]
             .command(&["REPLICAOF", "127.0.0.1", &master_port])
             .expect("start replicating");
-        let sentinels: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                let conf = format!(
-                    "sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n\
-                     sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
-                     sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
-                     sentinel parallel-syncs {SENTINEL_MASTER} 1\n"
-                );
-                RedisServer::builder().config_file(&conf).sentinel().start()
-            })
+        let conf = format!(
+            "sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} {quorum}\n\
+             sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
+             sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
+             sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
+            quorum = sentinels / 2 + 1
+        );
+        let sentinels = (0..sentinels)
+            .map(|_| builder().config_file(&conf).sentinel().start())
             .collect();
         let set = SentinelSet { nodes, sentinels };
         set.wait_for_replicas(1);
@@ -898,7 +901,7 @@ impl SentinelSet {
     pub fn master_and_replica(&mut self) -> (&mut RedisServer, &mut RedisServer) {
         let port = self.master_port();
         let (first, second) = self.nodes.split_at_mut(1);
-        if first[0].port() == port {
+        if first[0].client_port() == port {
             (&mut first[0], &mut second[0])
         } else {
             (&mut second[0], &mut first[0])
@@ -910,9 +913,8 @@ impl SentinelSet {
     ///
     /// # Panics
     ///
-    /// If they do not within 15 s.
+    /// If they do not within [`DEADLINE`].
     pub fn wait_for_replicas(&self, count: usize) {
-        let until = Instant::now() + Duration::from_secs(15);
         let ready = |sentinel: &RedisServer| {
             sentinel
                 .command(&["SENTINEL", "replicas", SENTINEL_MASTER])
@@ -925,12 +927,9 @@ impl SentinelSet {
                     up >= count
                 })
         };
-        while !self.sentinels.iter().all(ready) {
-            assert!(
-                Instant::now() < until,
-                "the sentinels never saw the replica"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            poll::blocking(DEADLINE, || self.sentinels.iter().all(ready)),
+            "the sentinels never saw the replica"
+        );
     }
 }

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use redis_gate_testkit::poll::eventually;
+use redis_gate_testkit::poll::{DEADLINE, eventually};
 use redis_gate_testkit::proxy::{Fault, FaultProxy};
 use redis_gate_testkit::redis::RedisServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const DEADLINE: Duration = Duration::from_secs(10);
 /// How long a read must stay unanswered to count as "never answered".
 const SILENCE: Duration = Duration::from_millis(300);
 

@@ -8,8 +8,6 @@ use std::time::Duration;
 use redis_gate_core::Backoff;
 use redis_gate_deadpool::RedisConfig;
 
-/// Generous: a loaded 2-core machine must still pass.
-pub const DEADLINE: Duration = Duration::from_secs(10);
 /// The quick settings' backoff cap.
 pub const BACKOFF_CAP: Duration = Duration::from_millis(500);
 
