@@ -145,6 +145,11 @@ impl Subjects {
             },
             recovered: None,
         });
+        if self.catches == Catches::WriteProbeOnly {
+            // Reads still answer: read-only, not down, and the pool kept.
+            let reading = writing.reading();
+            assert!(reading.is_read_only(), "{:?}", writing.snapshot());
+        }
         self.writing_seen = Some(Seen {
             detected: Some(writing_after),
             reading: describe(&writing.snapshot()),
@@ -240,15 +245,21 @@ impl Subjects {
 }
 
 fn cell(seen: &Seen) -> String {
+    // Read-only is not available either, but reads go on: say which.
+    let state = if seen.reading.starts_with("read_only") {
+        "read-only"
+    } else {
+        "unavailable"
+    };
     match (seen.detected, seen.recovered) {
         (Some(detected), Some(recovered)) => format!(
-            "unavailable in {} ms (`{}`), back in {} ms",
+            "{state} in {} ms (`{}`), back in {} ms",
             detected.as_millis(),
             seen.reading,
             recovered.as_millis()
         ),
         (Some(detected), None) => format!(
-            "unavailable in {} ms (`{}`)",
+            "{state} in {} ms (`{}`)",
             detected.as_millis(),
             seen.reading
         ),
@@ -629,7 +640,7 @@ async fn paused_writes_are_seen_by_the_write_check_only() {
     server
         .command(&["CLIENT", "PAUSE", "60000", "WRITE"])
         .unwrap();
-    subjects.detect(since, &["timed out"]).await;
+    subjects.detect(since, &["writes held up"]).await;
     subjects.assert_plain_fooled(&server).await;
 
     let since = Instant::now();
@@ -650,8 +661,9 @@ async fn maxclients_is_detected_when_the_pool_cannot_connect() {
 
     // Below the clients connected (as when other clients hold every slot): new connections are
     // refused while open ones keep working, even after a few close. The limit counts the admin
-    // connection and the open one; the monitors' two are over it.
-    assert_eq!(client_ids(&mut admin).len() + 1, 4);
+    // connection and the open one; the monitors' three (a health-check connection each, and the
+    // write check's own) are over it.
+    assert_eq!(client_ids(&mut admin).len() + 1, 5);
     let since = Instant::now();
     admin
         .command(&["CONFIG", "SET", "maxclients", "2"])
@@ -683,7 +695,11 @@ async fn killed_monitor_connection_is_not_an_outage() {
     let before = client_ids(&mut admin);
     let mut subjects = Subjects::start(&server.url(), Catches::Both).await;
     let monitors = subjects.monitor_ids(&mut admin, &before);
-    assert_eq!(monitors.len(), 2, "one health-check connection per monitor");
+    assert_eq!(
+        monitors.len(),
+        3,
+        "a health-check connection per monitor, and the write check's own"
+    );
     let mut plain = subjects.plain.availability().subscribe();
     let mut writing = subjects.writing.availability().subscribe();
 

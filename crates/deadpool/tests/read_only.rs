@@ -7,10 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DEADLINE, fast_url};
+use common::fast_url;
 use redis_gate_core::{Availability, Reading};
 use redis_gate_deadpool::deadpool_redis::redis::AsyncCommands;
 use redis_gate_deadpool::{RedisConfig, RedisMonitor};
+use redis_gate_testkit::poll::DEADLINE;
 use redis_gate_testkit::redis::{RedisServer, free_port};
 
 /// Waits until the handle's reading satisfies `wanted`; panics with the last reading after the
