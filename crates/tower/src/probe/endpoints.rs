@@ -89,7 +89,6 @@ impl Paths {
 
     /// Every path, once, with the endpoint it answers there: where a path is in two lists, the
     /// one [`endpoint`](Self::endpoint) tries first.
-    #[cfg(feature = "axum")]
     pub(super) fn routes(&self) -> Vec<(&str, Endpoint)> {
         let lists = [
             (&self.liveness, Endpoint::Liveness),
