@@ -291,7 +291,7 @@ async fn details_endpoint_reports_every_check_without_secrets() {
     );
     assert_eq!(
         body,
-        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","lastErrorAgeMs":AGE,"nextRetryInSeconds":RETRY,"override":null,"policy":"required","required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
+        r#"{"checks":{"redis":{"attempts":1,"available":false,"connectedForSeconds":null,"lastCheckAgeMs":null,"lastCheckLatencyMs":null,"lastError":"connect to redis://app:***@cache:6379 refused","lastErrorAgeMs":AGE,"nextRetryInSeconds":RETRY,"override":null,"policy":"required","readable":false,"required":true,"started":false,"status":"disconnected"}},"ready":false,"status":"NOT_READY"}"#
     );
 
     // Connected again: the error stays, with the age of the failure it records (the handle's
